@@ -1,0 +1,164 @@
+"""The two questions, as Python functions: ``solve`` (one width) and ``width`` (n*).
+
+Both are pure functions of (setting, seed, eps, paradigm, method, options);
+the command line is a thin layer over them, and they return results that
+save themselves as ``ticket.npz`` + ``result.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._validation import check_choice, check_int, check_positive_float, check_seed
+from ._version import __version__
+from .errors import ErrorBound
+from .io import write_json, write_ticket
+from .masks import Masks
+from .network import Instance, UnitStream, draw_instance
+from .setting import Setting
+from .solvers.base import OBJECTIVES, Outcome, get_method
+from .width import WidthResult, minimal_width
+
+__all__ = ["SolveResult", "WidthSearchResult", "solve", "width"]
+
+
+@dataclass(frozen=True, eq=False)
+class SolveResult:
+    """The best ticket of a paradigm at one width, with its certified bracket."""
+
+    config: dict[str, Any]
+    instance: Instance
+    outcome: Outcome
+    masks: Masks  # the ticket (the empty mask when the solver found none)
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def certified(self) -> str:
+        return self.outcome.status
+
+    @property
+    def error_lower(self) -> float:
+        return self.outcome.error_lower
+
+    @property
+    def error_upper(self) -> float:
+        return self.outcome.error_upper
+
+    def to_dict(self) -> dict[str, Any]:
+        o, m = self.outcome, self.masks
+        ticket: ErrorBound | None = o.ticket_error
+        d = {
+            **self.config,
+            "error_lower": o.error_lower,
+            "error_upper": o.error_upper,
+            "certified": o.status,
+            "kept_units": m.kept_units,
+            "kept_weights": m.kept_weights,
+            "density": m.density,
+            "seconds": self.seconds,
+            "limit": o.limit,
+            "ticket_error_lower": ticket.lower if ticket else None,
+            "ticket_error_upper": ticket.upper if ticket else None,
+            "ticket_error_method": ticket.method if ticket else None,
+            "ticket_error_confidence": ticket.confidence if ticket else None,
+            "stats": o.stats,
+            "version": __version__,
+        }
+        d.update(self.extra)
+        return d
+
+    def save(self, out: str | Path) -> Path:
+        out = Path(out)
+        write_ticket(out / "ticket.npz", self.instance.w, self.instance.U, self.instance.v, self.masks)
+        write_json(out / "result.json", self.to_dict())
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class WidthSearchResult(SolveResult):
+    search: WidthResult | None = None
+
+    @property
+    def n_star(self) -> int | None:
+        return self.search.n_star if self.search else None
+
+
+def _config(setting: Setting, seed: int, eps: float, paradigm: str, method: str, objective: str, **more: Any) -> dict[str, Any]:
+    cfg = {**setting.to_dict(), "seed": seed, "eps": eps, "paradigm": paradigm, "method": method, "objective": objective}
+    cfg.update(more)
+    return cfg
+
+
+def _ticket_of(instance: Instance, outcome: Outcome) -> Masks:
+    if outcome.masks is not None:
+        return outcome.masks.canonical()
+    return Masks.empty(instance.width, instance.d)
+
+
+def solve(
+    setting: Setting,
+    *,
+    width: int,
+    seed: int,
+    eps: float,
+    paradigm: str = "weight",
+    method: str | None = None,
+    objective: str = "feasible",
+    **options: Any,
+) -> SolveResult:
+    """The best ticket of ``paradigm`` on the width-``width`` network of ``seed``.
+
+    Returns a :class:`SolveResult`: ``certified`` is ``"yes"`` when the
+    ticket's certified error is <= eps, ``"no"`` when a proven lower bound on
+    every mask of the paradigm exceeds eps, else ``"unknown"``.
+    """
+    width = check_int("width", width, minimum=1)
+    seed = check_seed(seed)
+    eps = check_positive_float("eps", eps)
+    check_choice("objective", objective, OBJECTIVES)
+    solver = get_method(paradigm, method)
+    t0 = time.perf_counter()
+    instance = draw_instance(setting, seed, width)
+    outcome = solver.solve(instance, eps, objective=objective, **options)
+    seconds = time.perf_counter() - t0
+    cfg = _config(setting, seed, eps, paradigm, solver.name, objective, width=width, w=instance.w.tolist())
+    return SolveResult(cfg, instance, outcome, _ticket_of(instance, outcome), seconds)
+
+
+def width(
+    setting: Setting,
+    *,
+    seed: int,
+    eps: float,
+    paradigm: str = "weight",
+    method: str | None = None,
+    max_width: int = 4096,
+    **options: Any,
+) -> WidthSearchResult:
+    """The minimal width n* at which the method certifies ``eps`` for ``seed``."""
+    seed = check_seed(seed)
+    eps = check_positive_float("eps", eps)
+    max_width = check_int("max_width", max_width, minimum=1)
+    solver = get_method(paradigm, method)
+    t0 = time.perf_counter()
+    stream = UnitStream(setting, seed)
+    decide = solver.oracle(stream, eps, **options)
+    search = minimal_width(
+        decide, max_width=max_width, monotone=solver.monotone(setting), strategy=getattr(solver, "search", "gallop")
+    )
+    seconds = time.perf_counter() - t0
+    instance = draw_instance(setting, seed, search.width, stream=stream)
+    cfg = _config(
+        setting, seed, eps, paradigm, solver.name, "feasible", width=search.width, max_width=max_width, w=instance.w.tolist()
+    )
+    extra = {
+        "n_star": search.n_star,
+        "n_lower": search.n_lower,
+        "n_upper": search.n_upper,
+        "steps": [list(s) for s in search.steps],
+    }
+    return WidthSearchResult(cfg, instance, search.outcome, _ticket_of(instance, search.outcome), seconds, extra, search)

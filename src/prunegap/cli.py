@@ -1,0 +1,245 @@
+"""The ``prunegap`` command (typer).
+
+Bad input -- a value outside what is allowed, an unreadable file, a memory
+budget too small -- prints one line on stderr naming the value and what is
+allowed, and exits 2 with no traceback.  An internal failure exits 1 with a
+one-line message (the traceback with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from . import __version__
+from .exceptions import InvalidArgument, PrunegapError
+
+app = typer.Typer(
+    name="prunegap",
+    help="Certified measurements of the gap between neuron and weight pruning of random ReLU networks.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_STATE: dict[str, Any] = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"prunegap {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal failures."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    _STATE["debug"] = debug
+
+
+# Options shared by solve and width ------------------------------------------
+_PARADIGM = typer.Option(..., "--paradigm", help="weight | neuron")
+_METHOD = typer.Option(None, "--method", help="weight: construction (default) | exact; neuron: mip (default)")
+_D = typer.Option(..., "--d", help="Input dimension d >= 1.")
+_SEED = typer.Option(..., "--seed", help="Seed of the unit stream and target (integer >= 0).")
+_EPS = typer.Option(..., "--eps", help="Target error eps > 0.")
+_INIT = typer.Option("uniform", "--init", help="uniform (U[-1,1]) | gaussian (N(0,1))")
+_OUTPUT = typer.Option("relu", "--output", help="relu | linear output activation")
+_NORM = typer.Option("sup", "--norm", help="sup | l2-gaussian | l2-sphere")
+_W = typer.Option(None, "--w", help="Target weights as comma-separated numbers (default: drawn from the seed).")
+_OUT = typer.Option(..., "--out", help="Folder for ticket.npz and result.json.")
+_JSON = typer.Option(False, "--json", help="Also print result.json to stdout.")
+_TOL = typer.Option(1e-6, "--tol", help="Largest gap of a certified error interval where the error is not exact (d >= 3).")
+_BUDGET = typer.Option(None, "--memory-budget", help="Memory budget of exact subset sums, e.g. 2GiB, 500MB or bytes.")
+
+
+def _parse_w(text: Optional[str]) -> Optional[tuple[float, ...]]:
+    if text is None:
+        return None
+    try:
+        return tuple(float(x) for x in text.replace(" ", "").split(",") if x != "")
+    except ValueError:
+        raise InvalidArgument(f"--w must be comma-separated numbers, got {text!r}") from None
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_bytes(text: Optional[str], name: str = "--memory-budget") -> Optional[int]:
+    """'2GiB', '500MB', '1e9' -> bytes."""
+    if text is None:
+        return None
+    t = text.strip().lower().replace(" ", "")
+    num = t.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = t[len(num):]
+    try:
+        value = float(num) * _UNITS[unit]
+    except (ValueError, KeyError):
+        raise InvalidArgument(f"{name} must be a size such as 2GiB, 500MB or 1000000 (bytes), got {text!r}") from None
+    if not value > 0:
+        raise InvalidArgument(f"{name} must be positive, got {text!r}")
+    return int(value)
+
+
+def _setting(d: int, init: str, output: str, norm: str, w: Optional[str]):
+    from .setting import Setting
+
+    return Setting(d=d, init=init, output=output, norm=norm, w=_parse_w(w))
+
+
+def _finish(result, out: Path, as_json: bool) -> None:
+    result.save(out)
+    data = result.to_dict()
+    if as_json:
+        from .io import json_ready
+
+        typer.echo(json.dumps(json_ready(data), indent=2))
+        return
+    lo, hi = data["error_lower"], data["error_upper"]
+    line = (
+        f"{data['paradigm']}/{data['method']}  d={data['d']}  seed={data['seed']}  eps={data['eps']:g}  "
+        f"width={data['width']}: certified={data['certified']}  error in [{lo:.6g}, {hi if hi is None else format(hi, '.6g')}]  "
+        f"kept_units={data['kept_units']}  kept_weights={data['kept_weights']}  density={data['density']:.4f}  ({data['seconds']:.3f}s)"
+    )
+    if "n_star" in data:
+        line = f"n_star={data['n_star']}  n_lower={data['n_lower']}  n_upper={data['n_upper']}  |  " + line
+    typer.echo(line)
+    typer.echo(f"wrote {out / 'ticket.npz'} and {out / 'result.json'}", err=True)
+
+
+@app.command()
+def solve(
+    paradigm: str = _PARADIGM,
+    d: int = _D,
+    width: int = typer.Option(..., "--width", help="Width n >= 1 of the random network."),
+    seed: int = _SEED,
+    eps: float = _EPS,
+    method: Optional[str] = _METHOD,
+    objective: str = typer.Option("feasible", "--objective", help="feasible | min-error"),
+    init: str = _INIT,
+    output: str = _OUTPUT,
+    norm: str = _NORM,
+    w: Optional[str] = _W,
+    tol: float = _TOL,
+    memory_budget: Optional[str] = _BUDGET,
+    out: Path = _OUT,
+    as_json: bool = _JSON,
+) -> None:
+    """Best ticket of a paradigm at one width, with its certified error bracket."""
+    from .api import solve as run
+
+    setting = _setting(d, init, output, norm, w)
+    result = run(
+        setting, width=width, seed=seed, eps=eps, paradigm=paradigm, method=method, objective=objective,
+        tol=tol, memory_budget=parse_bytes(memory_budget),
+    )
+    _finish(result, out, as_json)
+
+
+@app.command()
+def width(
+    paradigm: str = _PARADIGM,
+    d: int = _D,
+    eps: float = _EPS,
+    seed: int = _SEED,
+    max_width: int = typer.Option(4096, "--max-width", help="Largest width tried."),
+    method: Optional[str] = _METHOD,
+    init: str = _INIT,
+    output: str = _OUTPUT,
+    norm: str = _NORM,
+    w: Optional[str] = _W,
+    tol: float = _TOL,
+    memory_budget: Optional[str] = _BUDGET,
+    out: Path = _OUT,
+    as_json: bool = _JSON,
+) -> None:
+    """Minimal width n* at which the method certifies eps for one seed."""
+    from .api import width as run
+
+    setting = _setting(d, init, output, norm, w)
+    result = run(
+        setting, seed=seed, eps=eps, paradigm=paradigm, method=method, max_width=max_width,
+        tol=tol, memory_budget=parse_bytes(memory_budget),
+    )
+    _finish(result, out, as_json)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    # typer >= 0.2x vendors click; older releases raise click's own exceptions.
+    kinds: list[type[BaseException]] = []
+    for module_name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = __import__(module_name, fromlist=["ClickException"])
+        except ImportError:
+            continue
+        kinds.append(module.ClickException)
+    return tuple(kinds)
+
+
+def _exits() -> tuple[type[BaseException], ...]:
+    kinds: list[type[BaseException]] = [typer.Exit]
+    for module_name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            kinds.append(__import__(module_name, fromlist=["Exit"]).Exit)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(kinds)
+
+
+def _aborts() -> tuple[type[BaseException], ...]:
+    kinds: list[type[BaseException]] = [typer.Abort, KeyboardInterrupt]
+    try:
+        kinds.append(__import__("click.exceptions", fromlist=["Abort"]).Abort)
+    except (ImportError, AttributeError):
+        pass
+    return tuple(kinds)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point: runs the app and maps failures to exit codes (2: bad input, 1: internal)."""
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or bool(os.environ.get("PRUNEGAP_DEBUG"))
+    try:
+        command.main(args=args, prog_name="prunegap", standalone_mode=False)
+        return 0
+    except _exits() as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except _usage_errors() as exc:  # bad option values, missing options, unknown commands
+        sys.stderr.write(f"prunegap: error: {_one_line(exc.format_message())}\n")
+        return 2
+    except _aborts():
+        sys.stderr.write("prunegap: interrupted\n")
+        return 130
+    except InvalidArgument as exc:
+        sys.stderr.write(f"prunegap: error: {_one_line(str(exc))}\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if debug:
+            traceback.print_exc()
+        kind = "prunegap internal error" if not isinstance(exc, PrunegapError) else "prunegap: error"
+        sys.stderr.write(f"{kind}: {type(exc).__name__}: {_one_line(str(exc))} (rerun with --debug for the traceback)\n")
+        return 1
+
+
+def _entry() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _entry()

@@ -1,0 +1,124 @@
+"""Errors of pruned networks against their target, always as [lower, upper].
+
+=========  ========  =====================================================
+norm       d         method
+=========  ========  =====================================================
+sup        1         exact: the sphere is {-1, +1}
+sup        2         exact breakpoint method (:mod:`.circle`)
+sup        >= 3      certified branch and bound on the sphere (:mod:`.sphere`)
+l2-*       any       exact arc-cosine kernel for a linear output (:mod:`.l2`)
+l2-*       2         exact angular integration for a relu output
+l2-*       >= 3      Monte Carlo with a stated confidence for a relu output
+=========  ========  =====================================================
+
+All functions here are positively 1-homogeneous, so the sup over the unit
+ball is the sup over the unit sphere, and the Gaussian L2 error is sqrt(d)
+times the spherical one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import as_generator, check_choice, check_positive_float
+from ..masks import Masks
+from ..network import Instance
+from ..setting import NORMS, OUTPUTS
+from ._bound import VERDICTS, ErrorBound, verdict
+from .circle import l2_error_circle, sup_error_circle
+
+__all__ = ["ErrorBound", "verdict", "VERDICTS", "network_error", "evaluate", "forward", "target_values"]
+
+DEFAULT_TOL = 1e-6  # absolute width of a certified sup interval in d >= 3
+
+
+def forward(A: np.ndarray, b: np.ndarray, X: np.ndarray, output: str = "relu") -> np.ndarray:
+    """g(X) for effective weights A (k x d), b (k) at the rows of X (m x d)."""
+    h = np.maximum(X @ A.T, 0.0) @ b
+    return np.maximum(h, 0.0) if output == "relu" else h
+
+
+def target_values(w: np.ndarray, X: np.ndarray) -> np.ndarray:
+    return np.maximum(X @ w, 0.0)
+
+
+def _points_error(A, b, w, X, output, weights=None) -> tuple[float, np.ndarray]:
+    diff = forward(A, b, X, output) - target_values(w, X)
+    return diff, np.abs(diff)
+
+
+def _accepted(func: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The options ``func`` takes: callers pass one bag of options to every method."""
+    import inspect
+
+    params = inspect.signature(func).parameters
+    return {k: v for k, v in options.items() if k in params}
+
+
+def network_error(
+    A: np.ndarray,
+    b: np.ndarray,
+    w: np.ndarray,
+    *,
+    output: str = "relu",
+    norm: str = "sup",
+    tol: float = DEFAULT_TOL,
+    eps: float | None = None,
+    rng: Any = 0,
+    n_witnesses: int = 1,
+    **options: Any,
+) -> ErrorBound:
+    """Certified error of g(x) = out(sum_k b_k relu(<A_k, x>)) against relu(<w, x>).
+
+    ``tol`` is the largest gap upper - lower the caller accepts where the
+    answer is not exact; with ``eps`` given, a certified evaluation may stop
+    as soon as the interval decides ``<= eps`` either way.  ``rng`` seeds the
+    Monte Carlo estimate (the only random method).
+    """
+    check_choice("output", output, OUTPUTS)
+    check_choice("norm", norm, NORMS)
+    tol = check_positive_float("tol", tol)
+    A = np.asarray(A, dtype=np.float64).reshape(-1, np.shape(w)[0])
+    b = np.asarray(b, dtype=np.float64).reshape(-1)
+    w = np.asarray(w, dtype=np.float64)
+    d = w.shape[0]
+    if d == 1:
+        X = np.array([[1.0], [-1.0]])
+        diff, ad = _points_error(A, b, w, X, output)
+        if norm == "sup":
+            val = float(ad.max())
+        else:  # both signs equally likely; E x^2 = 1 for the Gaussian
+            val = float(np.sqrt(np.mean(diff**2)))
+        slack = 4 * (A.shape[0] + 2) * np.finfo(float).eps * (float(np.abs(b) @ np.abs(A[:, 0])) + abs(w[0]) + 1)
+        order = np.argsort(ad)[::-1][: max(1, n_witnesses)]
+        return ErrorBound(max(0.0, val - slack), val + slack, "exact-points", witnesses=X[order], witness_values=diff[order])
+    if norm == "sup":
+        if d == 2:
+            return sup_error_circle(A, b, w, output=output, n_witnesses=n_witnesses)
+        from .sphere import sup_error_sphere
+
+        return sup_error_sphere(
+            A, b, w, output=output, tol=tol, eps=eps, n_witnesses=n_witnesses, **_accepted(sup_error_sphere, options)
+        )
+    if output == "linear":
+        from .l2 import l2_error_kernel
+
+        return l2_error_kernel(A, b, w, norm=norm)
+    if d == 2:
+        return l2_error_circle(A, b, w, output=output, norm=norm)
+    from .l2 import l2_error_monte_carlo
+
+    return l2_error_monte_carlo(
+        A, b, w, output=output, norm=norm, rng=as_generator(rng), **_accepted(l2_error_monte_carlo, options)
+    )
+
+
+def evaluate(instance: Instance, masks: Masks, **kwargs: Any) -> ErrorBound:
+    """Certified error of ``masks`` applied to ``instance`` in its own setting."""
+    A, b = masks.apply(instance.U, instance.v)
+    s = instance.setting
+    kwargs.setdefault("output", s.output)
+    kwargs.setdefault("norm", s.norm)
+    return network_error(A, b, instance.w, **kwargs)

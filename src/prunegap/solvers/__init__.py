@@ -1,0 +1,5 @@
+"""Solvers: one small class per (paradigm, method), found through :func:`get_method`."""
+
+from .base import DEFAULT_METHOD, METHODS, OBJECTIVES, PARADIGMS, Method, Outcome, get_method, register
+
+__all__ = ["DEFAULT_METHOD", "METHODS", "OBJECTIVES", "PARADIGMS", "Method", "Outcome", "get_method", "register"]

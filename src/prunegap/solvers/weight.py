@@ -1,0 +1,246 @@
+"""Weight pruning by the subset-sum construction (THEORY §4).
+
+Unit i serves coordinate j = i mod d and keeps only its weight u_ij.  Then
+v_i relu(u_ij x_j) is v_i u_ij relu(x_j) when u_ij > 0 and v_i |u_ij|
+relu(-x_j) when u_ij < 0, and since x_j = relu(x_j) - relu(-x_j) the hidden
+sum equals <w, x> when, for every j, a subset of the products of the first
+kind sums to w_j and one of the second kind to -w_j.  Each is an exact random
+subset sum.  With alpha_j, beta_j the two coefficient errors,
+
+    sup_{||x|| <= 1} |h(x) - <w, x>| = max(||max(alpha, beta)_+||, ||min(alpha, beta)_-||),
+
+and a relu output is 1-Lipschitz, so the network's error is at most that.
+Adding units to a group can only lower the size of its best subset-sum
+error, but not the closed form itself: an error that shrinks and changes sign
+moves from one norm to the other and can raise it.  So the construction's
+minimal width is found by an upward scan over the nested widths (cheap: the
+subset sums of every group prefix are cached), which is exact.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .._validation import check_choice
+from ..errors import ErrorBound, forward, network_error, target_values
+from ..masks import Masks
+from ..network import Instance, UnitStream, draw_instance, stream_generator
+from ..setting import Setting
+from ..subsetsum import best_subset_sum
+from ..exceptions import MemoryBudgetExceeded
+from .base import OBJECTIVES, Outcome, no_ticket, register
+
+__all__ = ["Construction", "construct", "closed_form_error", "ConstructionMethod"]
+
+_ULP = np.finfo(np.float64).eps
+_EVAL_STREAM = 2
+
+
+def closed_form_error(alpha: np.ndarray, beta: np.ndarray) -> float:
+    """sup over the unit ball of |sum_j alpha_j relu(x_j) + beta_j relu(-x_j)|."""
+    hi = np.maximum(np.maximum(alpha, beta), 0.0)
+    lo = np.minimum(np.minimum(alpha, beta), 0.0)
+    return float(max(np.linalg.norm(hi), np.linalg.norm(lo)))
+
+
+def closed_form_maximizers(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """The two points of the unit sphere where the closed form's two norms are attained."""
+    pts = []
+    for coef, pick_alpha in ((np.maximum(alpha, beta), alpha >= beta), (-np.minimum(alpha, beta), alpha <= beta)):
+        mag = np.maximum(coef, 0.0)
+        x = np.where(pick_alpha, mag, -mag)  # x_j > 0 reads alpha_j, x_j < 0 reads beta_j
+        n = np.linalg.norm(x)
+        pts.append(x / n if n > 0 else np.zeros_like(x))
+    return np.array(pts)
+
+
+@dataclass(frozen=True, eq=False)
+class Construction:
+    """The construction's ticket on one network, with its closed-form error."""
+
+    masks: Masks
+    alpha: np.ndarray  # (d,) error of the coefficient of relu(x_j)
+    beta: np.ndarray  # (d,) error of the coefficient of relu(-x_j)
+    hidden_error: float  # certified upper bound of sup |h - <w, x>| (closed form + rounding)
+    rounding: float  # the rounding slack included in hidden_error
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class _GroupCache:
+    """Best subset sums per (coordinate, sign, group size), shared across widths.
+
+    The group of a coordinate at width n is a prefix of its group at every
+    wider n, so results are keyed by the group's size and reused."""
+
+    def __init__(self, memory_budget: int | None) -> None:
+        self.memory_budget = memory_budget
+        self.results: dict[tuple[int, int, int], Any] = {}
+        self.solves = 0
+
+    def get(self, j: int, sign: int, size: int, products: np.ndarray, target: float):
+        key = (j, sign, size)
+        hit = self.results.get(key)
+        if hit is None:
+            hit = best_subset_sum(products, target, memory_budget=self.memory_budget)
+            self.results[key] = hit
+            self.solves += 1
+        return hit
+
+
+def construct(instance: Instance, *, memory_budget: int | None = None, cache: _GroupCache | None = None) -> Construction:
+    """The subset-sum construction on ``instance`` (its masks and closed-form error)."""
+    cache = cache if cache is not None else _GroupCache(memory_budget)
+    n, d = instance.U.shape
+    U, v, w = instance.U, instance.v, instance.w
+    hidden = np.zeros((n, d), np.uint8)
+    out = np.zeros(n, np.uint8)
+    alpha, beta = np.zeros(d), np.zeros(d)
+    rounding = 0.0
+    largest = 0
+    for j in range(d):
+        units = np.arange(j, n, d)
+        u = U[units, j]
+        for sign, coef_err, target in ((1, alpha, w[j]), (-1, beta, -w[j])):
+            group = units[(u * sign) > 0]
+            products = v[group] * np.abs(U[group, j])
+            res = cache.get(j, sign, group.shape[0], products, float(target))
+            chosen = group[res.indices]
+            hidden[chosen, j] = 1
+            out[chosen] = 1
+            coef_err[j] = res.value - target
+            # each product is rounded once; the subset sum itself is exact (fsum)
+            rounding += 2 * _ULP * float(np.abs(products[res.indices]).sum())
+            largest = max(largest, group.shape[0])
+    err = closed_form_error(alpha, beta)
+    return Construction(
+        Masks(hidden, out),
+        alpha,
+        beta,
+        err + rounding + 4 * _ULP * max(err, 1.0),
+        rounding,
+        stats={"largest_group": largest, "subset_sum_solves": cache.solves},
+    )
+
+
+def _ticket_error(instance: Instance, c: Construction, eps: float | None, tol: float, tighten: bool = True) -> ErrorBound:
+    """The evaluator's interval for the construction's ticket, cheap where possible."""
+    s = instance.setting
+    A, b = c.masks.apply(instance.U, instance.v)
+    w = instance.w
+    if s.norm != "sup":
+        return network_error(A, b, w, output=s.output, norm=s.norm, rng=stream_generator(instance.seed, _EVAL_STREAM))
+    if s.d <= 2:
+        return network_error(A, b, w, output=s.output, norm="sup")
+    if s.output == "linear":
+        # The hidden sum approximates <w, x>, not relu(<w, x>): at x = -w/||w|| the
+        # error is at least ||w|| - sup|h - <w,x>| (reverse triangle inequality).
+        lower = max(float(np.linalg.norm(w)) - c.hidden_error, 0.0)
+        if eps is not None and lower > eps:
+            trivial = float(np.abs(b) @ np.linalg.norm(A, axis=1)) + float(np.linalg.norm(w))
+            return ErrorBound(lower, max(trivial, lower), "reverse-triangle")
+        return network_error(A, b, w, output="linear", norm="sup", tol=tol, eps=eps)
+    # relu output, d >= 3: the closed form bounds the error above, points below
+    rng = stream_generator(instance.seed, _EVAL_STREAM)
+    X = rng.standard_normal((4096, s.d))
+    X = np.vstack([closed_form_maximizers(c.alpha, c.beta), X / np.linalg.norm(X, axis=1, keepdims=True)])
+    lower = float(np.abs(forward(A, b, X, "relu") - target_values(w, X)).max())
+    bound = ErrorBound(min(lower, c.hidden_error), c.hidden_error, "closed-form+points")
+    if tighten and s.d <= 4:
+        bb = network_error(A, b, w, output="relu", norm="sup", tol=tol, eps=eps, max_cells=200_000)
+        bound = ErrorBound(
+            max(bound.lower, bb.lower), min(bound.upper, bb.upper), "closed-form+branch-and-bound", stats=bb.stats
+        )
+    return bound
+
+
+def _certificate(instance: Instance, c: Construction, ticket: ErrorBound) -> float:
+    """The proven upper bound the construction is judged by (confidence 1).
+
+    With a relu output in d >= 3 it is the closed form alone (cheap in every
+    d); the ticket's own interval, possibly tighter, is reported beside it."""
+    s = instance.setting
+    if s.output == "relu" and s.norm == "sup":
+        return c.hidden_error if s.d >= 3 else min(c.hidden_error, ticket.upper)
+    if ticket.confidence == 1.0:
+        return ticket.upper
+    return _linearised_l2(instance, c)
+
+
+def _linearised_l2(instance: Instance, c: Construction) -> float:
+    """Proven L2 bound for a relu output: |relu(h) - relu(<w,x>)| <= |h - <w,x>|,
+    and h - <w,x> is a linear-output network (add the unit relu(-<w,x>)) whose
+    L2 norm is exact by the arc-cosine kernel."""
+    A, b = c.masks.apply(instance.U, instance.v)
+    w = instance.w
+    return network_error(np.vstack([A, -w]), np.append(b, 1.0), w, output="linear", norm=instance.setting.norm).upper
+
+
+@register("weight", "construction")
+class ConstructionMethod:
+    """Weight pruning by the subset-sum construction (an upper bound on n*_weight)."""
+
+    paradigm = "weight"
+    name = "construction"
+
+    #: The closed form is not monotone in the width (a coefficient error that
+    #: shrinks but changes sign can grow the other side's norm), so the minimal
+    #: width is found by an upward scan, which is exact and never overshoots
+    #: into subset sums larger than needed.
+    search = "scan"
+
+    def monotone(self, setting: Setting) -> bool:
+        return False
+
+    def _outcome(self, instance: Instance, eps: float, cache: _GroupCache, tol: float, light: bool = False) -> Outcome:
+        """The construction at one width.  ``light`` skips the ticket's own
+        interval where the certificate does not need it (searches), and
+        computes it only for a width that certifies."""
+        t0 = time.perf_counter()
+        c = construct(instance, cache=cache)
+        s = instance.setting
+        ticket: ErrorBound | None = None
+        if light and s.output == "relu" and s.d >= 3:
+            upper = c.hidden_error if s.norm == "sup" else _linearised_l2(instance, c)
+            if upper <= eps:
+                return self._outcome(instance, eps, cache, tol, light=False)
+        else:
+            ticket = _ticket_error(instance, c, eps, tol, tighten=not light)
+            upper = _certificate(instance, c, ticket)
+        return Outcome.from_bounds(
+            eps,
+            c.masks,
+            0.0,  # the construction proves nothing about other masks
+            upper,
+            ticket_error=ticket,
+            method_status="yes" if upper <= eps else "no",
+            stats={**c.stats, "hidden_error": c.hidden_error, "seconds": time.perf_counter() - t0},
+        )
+
+    def solve(self, instance: Instance, eps: float, *, objective: str = "feasible", memory_budget: int | None = None,
+              tol: float = 1e-6, **options: Any) -> Outcome:
+        check_choice("objective", objective, OBJECTIVES)
+        return self._outcome(instance, eps, _GroupCache(memory_budget), tol)
+
+    def oracle(self, stream: UnitStream, eps: float, *, memory_budget: int | None = None, tol: float = 1e-6,
+               **options: Any) -> Callable[[int], Outcome]:
+        cache = _GroupCache(memory_budget)
+        too_wide: list[int] = []  # the narrowest width whose subset sums broke the budget
+
+        def decide(width: int) -> Outcome:
+            # In a search, a width past the memory budget is undecided, not an error:
+            # the answers already proven stay, and the limit is reported.
+            if too_wide and width >= too_wide[0]:
+                return no_ticket(eps, limit=f"memory budget (width >= {too_wide[0]})")
+            try:
+                instance = draw_instance(stream.setting, stream.seed, width, stream=stream)
+                return self._outcome(instance, eps, cache, tol, light=True)
+            except MemoryBudgetExceeded as exc:
+                too_wide[:] = [width]
+                return no_ticket(eps, limit=f"memory budget: {exc}")
+
+        return decide

@@ -1,0 +1,137 @@
+"""Minimal width: galloping, then bisection, on the nested unit stream (THEORY §6).
+
+Widths are prefixes of one unit stream, so every mask at width n is a mask at
+every m >= n.  For a certificate that is monotone in n, "yes at n" settles
+every wider width and "no at n" every narrower one: galloping (1, 2, 4, ...)
+finds a yes, bisection closes the bracket, and each step reuses what the last
+proved.  ``unknown`` answers (a limit fired) leave a bracket
+[n_lower, n_upper] instead of a point.  A certificate that is not monotone is
+checked at every narrower width before its n* is called exact.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ._validation import check_choice, check_int
+from .solvers.base import Outcome
+
+__all__ = ["WidthResult", "minimal_width"]
+
+
+@dataclass(frozen=True, eq=False)
+class WidthResult:
+    """n* for one seed, or the bracket n_lower <= n* <= n_upper.
+
+    ``n_upper`` is None when no width up to ``max_width`` was certified;
+    ``n_star`` is set only when n_lower == n_upper.  ``outcome`` is the
+    solver's answer at n_upper (at the widest width tried when none).
+    """
+
+    n_star: int | None
+    n_lower: int
+    n_upper: int | None
+    width: int  # the width of ``outcome``
+    outcome: Outcome
+    steps: list[tuple[int, str]] = field(default_factory=list)  # (width, status) in order tried
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def minimal_width(
+    decide: Callable[[int], Outcome],
+    *,
+    max_width: int,
+    monotone: bool = True,
+    start: int = 1,
+    max_steps: int | None = None,
+    strategy: str = "gallop",
+) -> WidthResult:
+    """The smallest width at which ``decide`` answers ``yes``.
+
+    ``decide(n)`` must be a pure function of n (on the nested stream).
+    ``max_steps`` caps the number of calls; hitting it leaves a bracket.
+    ``strategy="scan"`` tries start, start+1, ... instead: exact for any
+    certificate, best for cheap methods whose cost grows fast with the width.
+    """
+    max_width = check_int("max_width", max_width, minimum=1)
+    start = min(check_int("start", start, minimum=1), max_width)
+    check_choice("strategy", strategy, ("gallop", "scan"))
+    tested: dict[int, Outcome] = {}
+    steps: list[tuple[int, str]] = []
+    unknown: list[int] = []  # sorted
+    budget = [max_steps if max_steps is not None else 10**9]
+
+    def ask(n: int) -> Outcome:
+        r = decide(n)
+        tested[n] = r
+        steps.append((n, r.search_status))
+        budget[0] -= 1
+        if r.search_status == "unknown":
+            bisect.insort(unknown, n)
+        return r
+
+    lo, hi = 0, None  # lo: widest certified "no" (0: none); hi: narrowest "yes"
+    n = start
+    if strategy == "scan":
+        monotone = False  # the scan below checks every narrower width itself
+        start = 1
+    while strategy == "gallop" and budget[0] > 0:
+        r = ask(n)
+        if r.search_status == "yes":
+            hi = n
+            break
+        if r.search_status == "no":
+            lo = max(lo, n)
+        if n >= max_width:
+            break
+        n = min(2 * n, max_width)
+
+    if hi is not None:
+        # Bisection; an unknown midpoint moves the probe to the nearest untested width.
+        while budget[0] > 0 and hi - lo > 1:
+            mid = _untested_near((lo + hi) // 2, lo, hi, tested)
+            if mid is None:
+                break
+            r = ask(mid)
+            if r.search_status == "yes":
+                hi = mid
+            elif r.search_status == "no":
+                lo = mid
+    if not monotone:
+        # A narrower yes may hide below a no: check every narrower width.
+        for m in range(1, hi if hi is not None else max_width + 1):
+            if budget[0] <= 0:
+                break
+            r = tested.get(m) or ask(m)
+            if r.search_status == "yes":
+                hi = m
+                break
+
+    if monotone:
+        undecided = [u for u in unknown if lo < u < (hi if hi is not None else max_width + 1)]
+        n_lower = lo + 1
+    else:
+        below = [m for m in range(1, hi if hi is not None else max_width + 1) if tested.get(m) is None or tested[m].search_status != "no"]
+        n_lower = below[0] if below else (hi if hi is not None else max_width + 1)
+        undecided = below
+    exact = hi is not None and n_lower == hi
+    where = hi if hi is not None else max(tested)
+    return WidthResult(
+        n_star=hi if exact else None,
+        n_lower=n_lower,
+        n_upper=hi,
+        width=where,
+        outcome=tested[where],
+        steps=steps,
+        stats={"calls": len(steps), "unknown_widths": len(undecided), "monotone": monotone},
+    )
+
+
+def _untested_near(mid: int, lo: int, hi: int, tested: dict[int, Outcome]) -> int | None:
+    for delta in range(0, hi - lo):
+        for m in (mid - delta, mid + delta):
+            if lo < m < hi and m not in tested:
+                return m
+    return None

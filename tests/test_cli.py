@@ -1,0 +1,110 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from prunegap.cli import main
+from prunegap.io import read_ticket
+
+BASE = ["--d", "2", "--seed", "3", "--eps", "0.01"]
+
+
+def run(args, capsys):
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_solve_weight_writes_contract(tmp_path, capsys):
+    code, out, err = run(["solve", "--paradigm", "weight", *BASE, "--width", "40", "--out", str(tmp_path), "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    on_disk = json.loads((tmp_path / "result.json").read_text())
+    assert data == on_disk
+    for key in ("d", "width", "seed", "eps", "init", "output", "norm", "paradigm", "method", "error_lower",
+                "error_upper", "certified", "kept_units", "kept_weights", "density", "seconds"):
+        assert key in data, key
+    assert data["paradigm"] == "weight" and data["method"] == "construction"
+    assert data["error_lower"] == 0.0 and data["error_lower"] <= data["error_upper"]
+    assert data["certified"] == ("yes" if data["error_upper"] <= 0.01 else "unknown")
+    t = read_ticket(tmp_path / "ticket.npz")
+    assert t.U.shape == (40, 2) and t.v.shape == (40,) and t.w.shape == (2,)
+    assert t.masks.kept_units == data["kept_units"] and t.masks.kept_weights == data["kept_weights"]
+    # construction: each kept unit keeps exactly its own coordinate i mod d
+    rows = np.nonzero(t.masks.output_mask)[0]
+    assert np.all(t.masks.hidden_mask[rows].sum(axis=1) == 1)
+    assert np.all(t.masks.hidden_mask[rows, rows % 2] == 1)
+
+
+def test_width_weight_contract(tmp_path, capsys):
+    code, out, err = run(["width", "--paradigm", "weight", *BASE, "--out", str(tmp_path), "--json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["n_star"] == data["n_lower"] == data["n_upper"] == data["width"]
+    assert data["certified"] == "yes" and data["error_upper"] <= 0.01
+    assert read_ticket(tmp_path / "ticket.npz").U.shape[0] == data["n_star"]
+
+
+def test_width_not_reached(tmp_path, capsys):
+    code, out, _ = run(["width", "--paradigm", "weight", *BASE[:4], "--eps", "1e-6", "--max-width", "8",
+                        "--out", str(tmp_path), "--json"], capsys)
+    data = json.loads(out)
+    assert code == 0 and data["n_star"] is None and data["n_upper"] is None and data["n_lower"] == 9
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--eps", "0"], "eps must be a positive finite number, got 0"),
+        (["--eps", "nan"], "eps must be a positive finite number"),
+        (["--eps", "-1"], "eps must be a positive finite number"),
+        (["--d", "0"], "d must be an integer >= 1, got 0"),
+        (["--width", "0"], "width must be an integer >= 1, got 0"),
+        (["--init", "unifrom"], "init must be one of 'uniform', 'gaussian', got 'unifrom' (did you mean 'uniform'?)"),
+        (["--output", "tanh"], "output must be one of 'relu', 'linear'"),
+        (["--norm", "l1"], "norm must be one of 'sup', 'l2-gaussian', 'l2-sphere'"),
+        (["--paradigm", "weights"], "did you mean 'weight'"),
+        (["--method", "greedy"], "method must be one of"),
+        (["--d", "x"], "Invalid value for '--d'"),
+        (["--w", "1,2,3"], "w must be a vector of length 2"),
+        (["--memory-budget", "lots"], "--memory-budget must be a size"),
+        (["--memory-budget", "1KB", "--width", "400"], "memory budget"),
+    ],
+)
+def test_bad_input_one_line_exit_2(tmp_path, capsys, args, needle):
+    argv = ["solve", "--paradigm", "weight", *BASE, "--width", "10", "--out", str(tmp_path)]
+    for i in range(0, len(args), 2):  # override or append
+        if args[i] in argv:
+            argv[argv.index(args[i]) + 1] = args[i + 1]
+        else:
+            argv += args[i : i + 2]
+    code, out, err = run(argv, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert needle in lines[0]
+    assert "Traceback" not in err
+
+
+def test_subprocess_exit_code_and_no_traceback(tmp_path):
+    p = subprocess.run(
+        [sys.executable, "-m", "prunegap.cli", "solve", "--paradigm", "weight", "--d", "2", "--width", "5",
+         "--seed", "0", "--eps", "-3", "--out", str(tmp_path)],
+        capture_output=True, text=True,
+    )
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+    assert not (tmp_path / "result.json").exists()
+
+
+def test_missing_option_and_unknown_command(capsys):
+    code, _, err = run(["solve", "--paradigm", "weight"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Missing option" in err
+    code, _, err = run(["sovle"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_version(capsys):
+    code, out, _ = run(["--version"], capsys)
+    assert code == 0 and out.startswith("prunegap ")

@@ -1,0 +1,73 @@
+import math
+
+import pytest
+from hypothesis import given, strategies as st
+
+from prunegap.solvers.base import Outcome
+from prunegap.width import minimal_width
+
+
+def oracle(statuses: dict[int, str] | None = None, threshold: int | None = None, calls: list | None = None):
+    def decide(n: int) -> Outcome:
+        if calls is not None:
+            calls.append(n)
+        if statuses is not None and n in statuses:
+            s = statuses[n]
+        else:
+            s = "yes" if threshold is not None and n >= threshold else "no"
+        return Outcome(s, None, 0.0, math.inf)
+
+    return decide
+
+
+@given(threshold=st.integers(1, 3000), max_width=st.integers(1, 4000), start=st.integers(1, 50))
+def test_monotone_threshold_is_found_exactly(threshold, max_width, start):
+    calls: list[int] = []
+    r = minimal_width(oracle(threshold=threshold, calls=calls), max_width=max_width, start=start)
+    if threshold <= max_width:
+        assert r.n_star == threshold == r.n_lower == r.n_upper
+        assert r.outcome.status == "yes" and r.width == threshold
+    else:
+        assert r.n_star is None and r.n_upper is None and r.n_lower == max_width + 1
+    assert len(calls) == len(set(calls))  # never asks twice
+    assert len(calls) <= 2 * math.ceil(math.log2(max_width + 1)) + 3
+
+
+def test_unknowns_leave_an_honest_bracket():
+    # true threshold 40, but widths 30..45 are undecided by the method
+    statuses = {n: "unknown" for n in range(30, 46)}
+    r = minimal_width(oracle(statuses, threshold=40), max_width=200)
+    assert r.n_star is None
+    assert r.n_lower == 30 and r.n_upper == 46
+    assert r.stats["unknown_widths"] > 0
+
+
+def test_unknown_midpoint_moves_the_probe():
+    statuses = {n: "unknown" for n in (48, 40, 44)}
+    r = minimal_width(oracle(statuses, threshold=37), max_width=64)
+    assert r.n_star == 37
+
+
+def test_non_monotone_scans_narrower_widths():
+    # yes at 5, no at 6..9, yes from 10: bisection alone would stop at 10
+    statuses = {5: "yes", 6: "no", 7: "no", 8: "no", 9: "no"}
+    r = minimal_width(oracle(statuses, threshold=10), max_width=64, monotone=False)
+    assert r.n_star == 5
+    r = minimal_width(oracle(statuses, threshold=10), max_width=64, monotone=True)
+    assert r.n_upper in (5, 10)
+
+
+def test_max_steps_budget():
+    r = minimal_width(oracle(threshold=1000), max_width=4096, max_steps=5)
+    assert r.n_star is None and len(r.steps) == 5
+    assert r.n_lower <= 1000 and (r.n_upper is None or r.n_upper >= 1000)
+
+
+def test_scan_strategy_finds_first_yes_without_overshoot():
+    calls: list[int] = []
+    statuses = {7: "yes", 8: "no"}
+    r = minimal_width(oracle(statuses, threshold=20, calls=calls), max_width=100, strategy="scan")
+    assert r.n_star == 7 and calls == list(range(1, 8))
+    calls.clear()
+    r = minimal_width(oracle({3: "unknown"}, threshold=20, calls=calls), max_width=100, strategy="scan")
+    assert r.n_star is None and r.n_lower == 3 and r.n_upper == 20 and max(calls) == 20

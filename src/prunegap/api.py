@@ -20,7 +20,7 @@ from .masks import Masks
 from .network import Instance, UnitStream, draw_instance
 from .setting import Setting
 from .solvers.base import OBJECTIVES, Outcome, get_method
-from .width import WidthResult, minimal_width
+from .search import WidthResult, minimal_width
 
 __all__ = ["SolveResult", "WidthSearchResult", "solve", "width"]
 

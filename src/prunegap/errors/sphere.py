@@ -119,20 +119,34 @@ def _rowdot(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", X, Y)
 
 
-def _cap_argmax(L: np.ndarray, C: np.ndarray, cosa: np.ndarray, sina: np.ndarray):
-    """max over the cap of <L, x>, a point attaining it, and whether that
-    point is the unique maximiser (False when L = 0 or L = -||L|| c)."""
+def _rownorm(X: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,ij->i", X, X))
+
+
+def _cap_argmax_pm(L: np.ndarray, C: np.ndarray, cosa: np.ndarray, sina: np.ndarray):
+    """For +L and for -L: (max over the cap of <+-L, x>, a point attaining it,
+    whether that point is the unique maximiser).  Not unique when L = 0 or
+    L is a negative multiple of c (then the whole rim attains the max)."""
     t = _rowdot(L, C)
-    n = np.linalg.norm(L, axis=1)
+    n = _rownorm(L)
     R = L - t[:, None] * C
-    s = np.linalg.norm(R, axis=1)
-    inside = t >= n * cosa
-    val = np.where(inside, n, np.minimum(n, t * cosa + s * sina))
+    s = _rownorm(R)
+    nc = n * cosa
+    tc = t * cosa
+    ss = s * sina
+    out = []
     with np.errstate(invalid="ignore", divide="ignore"):
-        X = np.where(inside[:, None], L / n[:, None], C * cosa[:, None] + R * (sina / s)[:, None])
-    ok = np.all(np.isfinite(X), axis=1) & (n > 0)
-    X[~ok] = C[~ok]
-    return val, X, ok
+        Lh = L / n[:, None]
+        Rs = R * (sina / s)[:, None]
+        Cc = C * cosa[:, None]
+        for sg in (1.0, -1.0):
+            inside = sg * t >= nc
+            val = np.where(inside, n, np.minimum(n, sg * tc + ss))
+            X = np.where(inside[:, None], sg * Lh, Cc + sg * Rs)
+            ok = np.isfinite(X).all(axis=1) & (n > 0)
+            X[~ok] = C[~ok]
+            out.append((val, X, ok))
+    return out
 
 
 class _Face:
@@ -143,14 +157,14 @@ class _Face:
         d = C.shape[1]
         tn = _rowdot(C, nrm)
         Cp = C - tn[:, None] * nrm
-        nu = np.linalg.norm(Cp, axis=1)
+        nu = _rownorm(Cp)
         atn = np.abs(tn)
         # The face meets the cap iff ||c'|| >= cos(alpha); for alpha <= pi/2
         # that is sin(alpha) >= |<c, n>|, which rounds far better.
         self.empty = (cosa > 0) & (sina + 16 * d * _ULP < atn)
         # Near the pole of nrm the sub-cap angles are ill-conditioned; use
         # the whole great sphere there (a superset, so still a bound).
-        self.whole = nu < 1e-2
+        whole = nu < 1e-2
         with np.errstate(invalid="ignore", divide="ignore"):
             self.chat = Cp / nu[:, None]
             self.cos1 = np.minimum(cosa / nu, 1.0)
@@ -158,57 +172,64 @@ class _Face:
             # sin^2 = (nu^2 - cos^2) / nu^2 = (sin a - |tn|)(sin a + |tn|) / nu^2,
             # padded: near a graze the root amplifies rounding to sqrt(ulp).
             self.sin1 = np.sqrt(np.maximum(sina - atn, 0.0) * S + 8 * d * _ULP * S) / nu
-        self.chat[self.whole] = C[self.whole]
-        self.cos1[self.whole] = -1.0
-        self.sin1[self.whole] = 0.0
+        if whole.any():
+            self.chat[whole] = C[whole]
+            self.cos1[whole] = -1.0
+            self.sin1[whole] = 0.0
         self.nrm = nrm
 
-    def max(self, L: np.ndarray):
-        """Upper bound on max <L, x> over the face, and a point near the maximiser."""
+    def max_pm(self, L: np.ndarray):
+        """For +L and -L: upper bound on the max over the face, a point near the maximiser."""
         Lp = L - _rowdot(L, self.nrm)[:, None] * self.nrm
-        val, X, _ = _cap_argmax(Lp, self.chat, self.cos1, self.sin1)
-        nl = np.linalg.norm(Lp, axis=1)
-        val = val + 16 * _ULP * nl  # cos1 carries a few ulps of relative error
-        return np.where(self.empty, -np.inf, val), X
+        pad = 16 * _ULP * _rownorm(Lp)  # cos1 carries a few ulps of relative error
+        return [
+            (np.where(self.empty, -np.inf, val + pad), X)
+            for val, X, _ in _cap_argmax_pm(Lp, self.chat, self.cos1, self.sin1)
+        ]
 
 
-def _piece_max(L: np.ndarray, C: np.ndarray, cosa: np.ndarray, sina: np.ndarray, cons) -> tuple[np.ndarray, np.ndarray]:
-    """Upper bound on max <L, x> over the cap cut by half-spaces s <n, x> >= 0.
+def _piece_max_pm(L: np.ndarray, C: np.ndarray, cosa: np.ndarray, sina: np.ndarray, cons):
+    """For +L and -L: upper bound on the max over the cap cut by half-spaces
+    s <n, x> >= 0, and a point near the maximiser.
 
-    ``cons`` lists (face, s, on): constraint rows with ``on`` False are
+    ``cons`` lists (face, s, on); constraint rows with ``on`` False are
     ignored.  The only local maximum of a linear function on a cap is its cap
-    maximiser x0; so the max over the piece is <L, x0> when x0 is in the
-    piece, and otherwise lies on one of the faces <n, x> = 0 (where we drop
-    the other constraints, which only loosens the bound).
+    maximiser x0, so the max over the piece is <L, x0> when x0 is in the
+    piece, and otherwise lies on one of the faces <n, x> = 0 (where the other
+    constraints are dropped, which only loosens the bound).
     """
     d = C.shape[1]
-    M0, X0, ok = _cap_argmax(L, C, cosa, sina)
-    feas = ~ok  # a degenerate maximiser: keep the safe cap bound
-    inside = np.ones_like(ok)
-    for face, sg, on in cons:
-        inside &= ~on | (sg * _rowdot(face.nrm, X0) >= -64 * d * _ULP)
-    feas |= inside
-    best = np.full(L.shape[0], -np.inf)
-    bestX = X0.copy()
-    for face, _, on in cons:
-        M1, X1 = face.max(L)
-        M1 = np.where(on, M1, -np.inf)
-        better = M1 > best
-        best = np.where(better, M1, best)
-        bestX[better] = X1[better]
-    val = np.where(feas, M0, best)
-    X = np.where(feas[:, None], X0, bestX)
-    return val, X
+    margin = -64 * d * _ULP  # x0 counts as outside only when clearly outside
+    face_max = [face.max_pm(L) for face, _, _ in cons]
+    out = []
+    for which, (M0, X0, ok) in enumerate(_cap_argmax_pm(L, C, cosa, sina)):
+        inside = ~ok  # a degenerate maximiser: keep the safe cap bound
+        if cons:
+            within = np.ones_like(ok)
+            for face, sg, on in cons:
+                within &= ~on | (sg * _rowdot(face.nrm, X0) >= margin)
+            inside |= within
+        else:
+            inside[:] = True
+        best = np.full(L.shape[0], -np.inf)
+        bestX = X0.copy()
+        for (face, _, on), fm in zip(cons, face_max):
+            M1, X1 = fm[which]
+            better = on & (M1 > best)
+            best = np.where(better, M1, best)
+            bestX[better] = X1[better]
+        out.append((np.where(inside, M0, best), np.where(inside[:, None], X0, bestX)))
+    return out
 
 
-def _few_kinks_bound(P: _Problem, C, cosa, sina, act, cross, hlo, hhi, ncross_max: int):
-    """Near-exact bounds on cells crossed by at most ``ncross_max`` kinks.
+def _few_kinks_bound(P: _Problem, C, cosa, sina, act, cross, hlo, hhi, need, ncross_max: int):
+    """Near-exact bounds on the cells in ``need`` crossed by at most ``ncross_max`` kinks.
 
     With the crossing units J known, the cap splits into 2^|J| pieces on each
     of which h and f are linear (and, for a relu output where h changes sign,
     each piece splits once more along h = 0).  |g - f| on a piece is then
-    the max of +-L over a cap cut by half-spaces (:func:`_piece_max`).
-    Returns (bound, point) with bound = inf where not applicable.
+    the max of +-L over a cap cut by half-spaces (:func:`_piece_max_pm`).
+    Returns (bound, point) with bound = inf where not computed.
     """
     N, d = C.shape
     U, beta, iw, nw = P.U, P.beta, P.iw, P.nw
@@ -218,7 +239,7 @@ def _few_kinks_bound(P: _Problem, C, cosa, sina, act, cross, hlo, hhi, ncross_ma
     Xout = C.copy()
     ncross = cross.sum(axis=1)
     for r in range(ncross_max + 1):
-        rows = ncross == r
+        rows = need & (ncross == r)
         if P.relu_out:
             rows &= hhi > 0.0  # where h <= 0 throughout, g = 0 and the cap bound of f is exact
             if r == 0:
@@ -237,6 +258,7 @@ def _few_kinks_bound(P: _Problem, C, cosa, sina, act, cross, hlo, hhi, ncross_ma
         bh, bf = beta[idx], beta_f[idx]
         faces = [_Face(Cg, Dir[:, j], cg, sg) for j in range(r)]
         split = (hlo[ii] < 0.0) if P.relu_out else np.zeros(ii.size, dtype=bool)
+        any_split = bool(split.any())
         on_all = np.ones(ii.size, dtype=bool)
         best = np.full(ii.size, -np.inf)
         bestX = Cg.copy()
@@ -250,17 +272,15 @@ def _few_kinks_bound(P: _Problem, C, cosa, sina, act, cross, hlo, hhi, ncross_ma
                 else:
                     cons.append((faces[j], -1.0, on_all))
             pieces = [(p - f, cons, on_all)]
-            if P.relu_out and split.any():
-                npn = np.linalg.norm(p, axis=1)
+            if any_split:
+                npn = _rownorm(p)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     nh = np.where((npn > 0)[:, None], p / npn[:, None], Cg)
                 hface = _Face(Cg, nh, cg, sg)
                 pieces = [(p - f, cons + [(hface, 1.0, split)], on_all), (-f, cons + [(hface, -1.0, split)], split)]
             for L, cons_, rowmask in pieces:
-                for sign in (1.0, -1.0):
-                    v, X = _piece_max(sign * L, Cg, cg, sg, cons_)
-                    v = np.where(rowmask, v, -np.inf)
-                    better = v > best
+                for v, X in _piece_max_pm(L, Cg, cg, sg, cons_):
+                    better = rowmask & (v > best)
                     best = np.where(better, v, best)
                     bestX[better] = X[better]
         bound[ii] = best
@@ -276,7 +296,7 @@ def _evaluate_points(P: _Problem, X: np.ndarray) -> np.ndarray:
     return g - P.nw * np.maximum(T[:, P.iw], 0.0)
 
 
-def _cell_bounds(P: _Problem, C: np.ndarray, rho: np.ndarray, slack: float):
+def _cell_bounds(P: _Problem, C: np.ndarray, rho: np.ndarray, slack: float, thr: float = -np.inf):
     """Bounds on sup |g - f| over caps (centre C (N x d), chord radius rho),
     plus the exact signed error at the centres and at one candidate point per cap."""
     U, beta, iw, nw = P.U, P.beta, P.iw, P.nw
@@ -353,28 +373,23 @@ def _cell_bounds(P: _Problem, C: np.ndarray, rho: np.ndarray, slack: float):
         rel = beta != 0
         rel[iw] = bw != nw
     cross = (mu > 0.0) & rel
-    few, Xfew = _few_kinks_bound(P, C, cosa, sina, act, cross, hlo, hhi, _MAX_EXACT_KINKS)
+    # Only where the cheap bound leaves the cell open is the finer one worth its cost.
+    need = bound + slack > thr
+    few, Xfew = _few_kinks_bound(P, C, cosa, sina, act, cross, hlo, hhi, need, _MAX_EXACT_KINKS)
     bound = np.minimum(bound, few) + slack
 
-    # Candidate: the point of the cap maximising the active linear model.
-    V = np.where(pos_side[:, None], Q, -Q)
-    V[use_w] = U[iw]
-    tv = _rowdot(V, C)
-    nv = np.linalg.norm(V, axis=1)
-    Rv = V - tv[:, None] * C
-    sv = np.linalg.norm(Rv, axis=1)
-    inside = tv >= nv * cosa
-    with np.errstate(invalid="ignore", divide="ignore"):
-        X = np.where(
-            inside[:, None],
-            V / nv[:, None],
-            C * cosa[:, None] + Rv * (sina / sv)[:, None],
-        )
-    bad = (nv == 0) | (~inside & (sv == 0)) | ~np.all(np.isfinite(X), axis=1)
-    X[bad] = C[bad]
-    use_few = np.isfinite(few)
-    X[use_few] = Xfew[use_few]
-    X /= np.linalg.norm(X, axis=1)[:, None]
+    # Candidates, only in open cells (elsewhere they cannot lift the lower
+    # bound past the threshold): the point of the cap maximising the active
+    # linear model, or the piecewise maximiser where that was computed.
+    ii = np.flatnonzero(need)
+    Cn = C[ii]
+    V = np.where(pos_side[ii, None], Q[ii], -Q[ii])
+    V[use_w[ii]] = U[iw]
+    (_, Xp, _), (_, Xm, _) = _cap_argmax_pm(V, Cn, cosa[ii], sina[ii])
+    X = Xp
+    use_few = np.isfinite(few[ii])
+    X[use_few] = Xfew[ii[use_few]]
+    X /= _rownorm(X)[:, None]
     diff_x = _evaluate_points(P, X)
     return bound, diff_c, X, diff_x
 
@@ -531,6 +546,11 @@ def sup_error_sphere(
     iterations = 0
     depth_min_hw = float(hw.max()) if hw.size else 1.0
 
+    def thr_now() -> float:
+        """Cells bounded at or below this are settled."""
+        thr = pool.best + tol_eff
+        return thr if eps is None else max(thr, eps)
+
     def evaluate(face, z, hw):
         nonlocal cells
         out_b = np.empty(face.shape[0])
@@ -538,7 +558,7 @@ def sup_error_sphere(
         for s in range(0, face.shape[0], step):
             sl = slice(s, s + step)
             C, rho = _caps(faces, face[sl], z[sl], hw[sl])
-            bound, dc, X, dx = _cell_bounds(P, C, rho, slack_bound)
+            bound, dc, X, dx = _cell_bounds(P, C, rho, slack_bound, thr_now())
             out_b[sl] = bound
             pool.offer(np.vstack([C, X]), np.concatenate([dc, dx]))
         cells += face.shape[0]
@@ -548,9 +568,7 @@ def sup_error_sphere(
     stop = None
     while True:
         lower_run = pool.best
-        thr = lower_run + tol_eff
-        if eps is not None:
-            thr = max(thr, eps)
+        thr = thr_now()
         keep = bound > thr
         if not keep.all():
             settled_max = max(settled_max, float(bound[~keep].max()))

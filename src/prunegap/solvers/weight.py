@@ -206,8 +206,8 @@ class ConstructionMethod:
         ticket: ErrorBound | None = None
         if light and s.output == "relu" and s.d >= 3:
             upper = c.hidden_error if s.norm == "sup" else _linearised_l2(instance, c)
-            if upper <= eps:
-                return self._outcome(instance, eps, cache, tol, light=False)
+            if upper <= eps:  # the answer of a search: report the ticket's interval too
+                ticket = _ticket_error(instance, c, eps, tol, tighten=False)
         else:
             ticket = _ticket_error(instance, c, eps, tol, tighten=not light)
             upper = _certificate(instance, c, ticket)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from prunegap.solvers.base import Outcome
-from prunegap.width import minimal_width
+from prunegap.search import minimal_width
 
 
 def oracle(statuses: dict[int, str] | None = None, threshold: int | None = None, calls: list | None = None):

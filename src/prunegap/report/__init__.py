@@ -1,0 +1,63 @@
+"""The report of a sweep folder, rebuilt from its database alone.
+
+    from prunegap.report import build_report
+    print(build_report("out/gap").markdown)
+
+Writes ``report.html`` (self-contained), ``figures/{nstar,gap,success}.{png,pdf}``
+and ``summary.json`` (keys ``trials``, ``fits``, ``gap``, ...) into the folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Report", "build_report"]
+
+
+@dataclass(frozen=True)
+class Report:
+    folder: Path
+    html: Path
+    summary: Path
+    figures: dict[str, Path]  # "nstar.png" -> path, ...
+    markdown: str
+    analysis: dict[str, Any]
+
+
+def build_report(folder: str | os.PathLike[str]) -> Report:
+    """Analyse ``folder``'s results database and write the report files."""
+    from .._version import __version__
+    from ..io import _atomic_write, write_json
+    from ..sweep.store import Store
+    from .analysis import analyze
+    from .figures import make_figures
+    from .html import render_html, render_markdown
+
+    folder = Path(folder)
+    with Store.open(folder) as store:
+        rows = store.rows()
+        config = store.config()
+        meta = store.meta()
+    analysis = analyze(rows, config)
+    figures = make_figures(analysis, folder / "figures")
+    summary = {
+        "trials": analysis["trials"],
+        "fits": analysis["fits"],
+        "gap": analysis["gap"],
+        "groups": [{k: v for k, v in g.items() if k not in ("n_lo", "n_hi")} for g in analysis["groups"]],
+        "reference": analysis["reference"],
+        "analysis": analysis["analysis"],
+        "fingerprint": meta.get("fingerprint"),
+        "config": config.to_dict(),
+        "prunegap_version": __version__,
+    }
+    summary_path = write_json(folder / "summary.json", summary)
+    failed = [r for r in rows if r["status"] == "failed"]
+    page = render_html(analysis, figures, meta=meta, config_toml=config.to_toml(), failed=failed, folder=str(folder))
+    html_path = folder / "report.html"
+    _atomic_write(html_path, lambda fh: fh.write(page.encode("utf-8")))
+    files = {f"{name}.{ext}": info[ext] for name, info in figures.items() for ext in ("png", "pdf")}
+    return Report(folder, html_path, summary_path, files, render_markdown(analysis, str(folder)), analysis)

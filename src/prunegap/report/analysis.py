@@ -1,0 +1,415 @@
+"""Statistics of n* over seeds, with undecided trials kept as brackets.
+
+Every trial gives a bracket n_lo <= n* <= n_hi: a certified trial a point
+(n_lo = n_hi = n*), an ``unknown`` trial its proven bracket (n_hi = inf when
+no width up to ``max_width`` was certified), a ``failed`` trial the trivial
+bracket [1, inf).  Nothing is dropped.  Because a median or a quantile is
+monotone in every value, the statistic over all the ways to fill in the
+brackets lies exactly in [stat(n_lo), stat(n_hi)]: that interval is what the
+report shows, and a statistic is *determined* (a point) when both ends agree.
+
+Confidence intervals are percentile bootstraps over seeds, taken on the
+bracket: the lower end is the alpha/2 quantile of the statistic of the
+lower-filled resamples, the upper end the 1 - alpha/2 quantile of the
+upper-filled ones, so the interval covers every filling.  Resamples are
+paired: a resample draws seeds, and every eps (and both paradigms of a gap
+ratio) use the same draw, as the seeds are shared by design.
+
+Fits are least squares on the medians: log n* = log C + alpha log(1/eps)
+for a power law, n* = a + b log(1/eps) for the log law.  An undetermined
+median enters with the midpoint of its bracket (usually two neighbouring
+order statistics), one unbounded above is left out, and the fits on the
+lower and upper ends of the brackets are reported beside, so the weight of
+the undecided trials is visible.  Confidence intervals re-fit the medians of
+paired seed resamples.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "brackets",
+    "median",
+    "upper_quantile",
+    "bootstrap_ci",
+    "success_curve",
+    "fit_power",
+    "fit_log",
+    "fit_with_ci",
+    "midpoint",
+    "analyze",
+    "Group",
+]
+
+_SEED = 20_240_601  # base of every bootstrap stream: reports are reproducible
+
+
+def _rng(*parts: Any) -> np.random.Generator:
+    """A bootstrap stream per quantity, so that adding a group never changes
+    another group's interval."""
+    key = zlib.crc32("/".join(map(str, parts)).encode())
+    return np.random.default_rng([_SEED, key])
+
+
+# the statistics ----------------------------------------------------------------
+def brackets(rows: Iterable[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """(n_lo, n_hi) per row: the bracket each trial proves on n*."""
+    lo, hi = [], []
+    for r in rows:
+        if r["status"] == "certified":
+            lo.append(float(r["n_star"]))
+            hi.append(float(r["n_star"]))
+        else:
+            lo.append(float(r.get("n_lower") or 1))
+            hi.append(float(r["n_upper"]) if r["status"] == "unknown" and r.get("n_upper") is not None else math.inf)
+    return np.asarray(lo, float), np.asarray(hi, float)
+
+
+def median(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Median ignoring NaN (missing trials); inf (not reached) counts as large."""
+    with np.errstate(invalid="ignore"):
+        return np.nanmedian(x, axis=axis)
+
+
+def upper_quantile(x: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
+    """The q-quantile as an order statistic (no interpolation: an n* that
+    some seed needs), ignoring NaN."""
+    with np.errstate(invalid="ignore"):
+        return np.nanquantile(x, q, axis=axis, method="inverted_cdf")
+
+
+def _level(confidence: float) -> tuple[float, float]:
+    a = (1.0 - confidence) / 2.0
+    return 100.0 * a, 100.0 * (1.0 - a)
+
+
+def bootstrap_ci(
+    lo: np.ndarray,
+    hi: np.ndarray | None = None,
+    *,
+    stat: str = "median",
+    q: float = 0.5,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    rng: np.random.Generator | None = None,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the median (``stat="median"``) or the
+    q-quantile (``stat="quantile"``) of the values bracketed by [lo, hi]."""
+    lo = np.asarray(lo, float)
+    hi = lo if hi is None else np.asarray(hi, float)
+    keep = ~np.isnan(lo)
+    lo, hi = lo[keep], hi[keep]
+    m = lo.shape[0]
+    if m == 0:
+        return (math.nan, math.nan)
+    rng = rng if rng is not None else np.random.default_rng(_SEED)
+    idx = rng.integers(0, m, size=(resamples, m))
+    f = median if stat == "median" else (lambda x, axis=-1: upper_quantile(x, q, axis=axis))
+    s_lo, s_hi = f(lo[idx], axis=1), f(hi[idx], axis=1)
+    p_lo, p_hi = _level(confidence)
+    return float(np.percentile(s_lo, p_lo, method="lower")), float(np.percentile(s_hi, p_hi, method="higher"))
+
+
+def success_curve(lo: np.ndarray, hi: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(n* <= n) at each n of ``widths``, as (proven, possible): the fraction
+    of trials whose n_hi <= n (certainly succeeded by n) and whose n_lo <= n
+    (may have).  Equal when every trial is certified."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    keep = ~np.isnan(lo)
+    lo, hi = lo[keep], hi[keep]
+    if lo.size == 0:
+        z = np.full(len(widths), math.nan)
+        return z, z
+    w = np.asarray(widths, float)[:, None]
+    return (hi[None, :] <= w).mean(axis=1), (lo[None, :] <= w).mean(axis=1)
+
+
+# fits -------------------------------------------------------------------------
+def fit_power(eps: Sequence[float], n: Sequence[float]) -> dict[str, float]:
+    """n = C eps^-alpha by least squares on log n = log C + alpha log(1/eps)."""
+    x, y = np.log(1.0 / np.asarray(eps, float)), np.log(np.asarray(n, float))
+    alpha, logc = np.polyfit(x, y, 1)
+    return {"C": float(math.exp(logc)), "alpha": float(alpha), "r2": _r2(x, y, alpha, logc)}
+
+
+def fit_log(eps: Sequence[float], n: Sequence[float]) -> dict[str, float]:
+    """n = a + b log(1/eps) by least squares."""
+    x, y = np.log(1.0 / np.asarray(eps, float)), np.asarray(n, float)
+    b, a = np.polyfit(x, y, 1)
+    return {"a": float(a), "b": float(b), "r2": _r2(x, y, b, a)}
+
+
+def _r2(x: np.ndarray, y: np.ndarray, slope: float, icpt: float) -> float:
+    ss = float(((y - y.mean()) ** 2).sum())
+    res = float(((y - (slope * x + icpt)) ** 2).sum())
+    return 1.0 - res / ss if ss > 0 else 1.0
+
+
+FIT_MODELS = {
+    "power": {"fn": fit_power, "params": ("C", "alpha"), "formula": "n* = C * eps^(-alpha)"},
+    "log": {"fn": fit_log, "params": ("a", "b"), "formula": "n* = a + b * log(1/eps)"},
+}
+
+
+def midpoint(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The middle of a bracket; its lower end when it is unbounded above."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(hi), (lo + hi) / 2.0, lo)
+
+
+def fit_with_ci(
+    eps: Sequence[float],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    model: str,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    rng: np.random.Generator | None = None,
+) -> dict[str, Any] | None:
+    """Fit ``model`` to the medians over seeds of each eps, with bootstrap CIs.
+
+    ``lo``, ``hi``: (n_eps, n_seeds) brackets (NaN: trial missing), columns
+    aligned by seed.  Each eps enters with the midpoint of its median's
+    bracket (the median itself when determined); an eps whose median is
+    unbounded above (half its trials undecided or more) is left out.  The
+    fits on the two ends of the brackets are reported too (``bracket_fits``),
+    so the effect of the undecided trials is visible.  At least two eps are
+    needed (None otherwise)."""
+    spec = FIT_MODELS[model]
+    eps = np.asarray(eps, float)
+    m_lo, m_hi = median(lo, axis=1), median(hi, axis=1)
+    use = np.isfinite(m_hi) & np.isfinite(m_lo)
+    if use.sum() < 2:
+        return None
+    point = spec["fn"](eps[use], midpoint(m_lo[use], m_hi[use]))
+    ends = {"lower": spec["fn"](eps[use], m_lo[use]), "upper": spec["fn"](eps[use], m_hi[use])}
+    rng = rng if rng is not None else np.random.default_rng(_SEED)
+    sub_lo, sub_hi = lo[use], hi[use]
+    n_seeds = sub_lo.shape[1]
+    draws: dict[str, list[float]] = {p: [] for p in spec["params"]}
+    for _ in range(resamples):
+        cols = rng.integers(0, n_seeds, size=n_seeds)
+        med = midpoint(median(sub_lo[:, cols], axis=1), median(sub_hi[:, cols], axis=1))
+        if not np.all(np.isfinite(med)):  # a resample that drew only missing trials of some eps
+            continue
+        f = spec["fn"](eps[use], med)
+        for p in spec["params"]:
+            draws[p].append(f[p])
+    p_lo, p_hi = _level(confidence)
+    params = {}
+    for p in spec["params"]:
+        values = np.asarray(draws[p])
+        ci = (float(np.percentile(values, p_lo)), float(np.percentile(values, p_hi))) if values.size else (math.nan, math.nan)
+        params[p] = {"estimate": point[p], "ci": list(ci)}
+    return {
+        "model": model,
+        "formula": spec["formula"],
+        "params": params,
+        "r2": point["r2"],
+        "bracket_fits": {end: {p: f[p] for p in spec["params"]} for end, f in ends.items()},
+        "eps_fitted": [float(e) for e in eps[use]],
+        "eps_undetermined": [float(e) for e, a, b in zip(eps[use], m_lo[use], m_hi[use]) if a != b],
+        "eps_excluded": [float(e) for e in eps[~use]],
+    }
+
+
+# the whole analysis ------------------------------------------------------------
+@dataclass
+class Group:
+    """The trials of one (study, d, eps), aligned by seed."""
+
+    study: str
+    paradigm: str
+    method: str
+    d: int
+    eps: float
+    lo: np.ndarray  # (n_seeds,) lower end of n*'s bracket, NaN where the trial is missing
+    hi: np.ndarray  # (n_seeds,) upper end, inf when not reached
+    counts: dict[str, int] = field(default_factory=dict)  # status -> trials
+    limits: dict[str, int] = field(default_factory=dict)  # limit that fired -> trials
+
+
+def _groups(rows: list[dict[str, Any]], seeds: list[int]) -> dict[tuple[str, int, float], Group]:
+    col = {s: i for i, s in enumerate(seeds)}
+    out: dict[tuple[str, int, float], Group] = {}
+    for r in rows:
+        g = (r["study"], int(r["d"]), float(r["eps"]))
+        if g not in out:
+            nan = np.full(len(seeds), math.nan)
+            out[g] = Group(r["study"], r["paradigm"], r["method"], g[1], g[2], nan.copy(), nan.copy())
+        grp = out[g]
+        lo, hi = brackets([r])
+        grp.lo[col[int(r["seed"])]] = lo[0]
+        grp.hi[col[int(r["seed"])]] = hi[0]
+        grp.counts[r["status"]] = grp.counts.get(r["status"], 0) + 1
+        if r.get("limit"):
+            kind = str(r["limit"]).split(" (")[0]
+            grp.limits[kind] = grp.limits.get(kind, 0) + 1
+    return out
+
+
+def _num(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def analyze(rows: list[dict[str, Any]], config: Any) -> dict[str, Any]:
+    """Everything the report shows, JSON-ready: ``trials``, ``groups``,
+    ``success``, ``fits``, ``gap``, ``reference``.
+
+    ``rows``: results rows (``Store.rows()``); ``config``: the sweep
+    (:class:`~prunegap.sweep.config.SweepConfig`), for the planned trials,
+    the fit of each study, the gap pair and the analysis parameters."""
+    a = config.analysis
+    q = 1.0 - a.delta
+    seeds = sorted({int(r["seed"]) for r in rows} | set(config.seeds))
+    groups = _groups(rows, seeds)
+    planned: dict[str, int] = {}
+    for t in config.trials():
+        planned[t.study] = planned.get(t.study, 0) + 1
+    by_status = {s: sum(1 for r in rows if r["status"] == s) for s in ("certified", "unknown", "failed")}
+    trials = {
+        "total": len(rows),
+        **by_status,
+        "planned": sum(planned.values()),
+        "missing": sum(planned.values()) - len(rows),
+        "by_study": {
+            s.name: {
+                "planned": planned.get(s.name, 0),
+                "stored": sum(1 for r in rows if r["study"] == s.name),
+                **{k: sum(1 for r in rows if r["study"] == s.name and r["status"] == k) for k in ("certified", "unknown", "failed")},
+            }
+            for s in config.studies
+        },
+    }
+
+    gstats = []
+    for key in sorted(groups, key=lambda k: (_study_order(config, k[0]), k[1], -k[2])):
+        g = groups[key]
+        present = ~np.isnan(g.lo)
+        med = (float(median(g.lo)), float(median(g.hi)))
+        qua = (float(upper_quantile(g.lo, q)), float(upper_quantile(g.hi, q)))
+        ci_m = bootstrap_ci(g.lo, g.hi, stat="median", confidence=a.confidence, resamples=a.bootstrap,
+                            rng=_rng("median", *key))
+        ci_q = bootstrap_ci(g.lo, g.hi, stat="quantile", q=q, confidence=a.confidence, resamples=a.bootstrap,
+                            rng=_rng("quantile", *key))
+        gstats.append(
+            {
+                "study": g.study, "paradigm": g.paradigm, "method": g.method, "d": g.d, "eps": g.eps,
+                "trials": int(present.sum()),
+                "certified": g.counts.get("certified", 0), "unknown": g.counts.get("unknown", 0),
+                "failed": g.counts.get("failed", 0), "limits": dict(g.limits),
+                "median": med[0] if med[0] == med[1] and math.isfinite(med[0]) else None,
+                "median_bracket": [_num(med[0]), _num(med[1])],
+                "median_mid": _num(float(midpoint(med[0], med[1]))) if math.isfinite(med[1]) else None,
+                "median_ci": [_num(ci_m[0]), _num(ci_m[1])],
+                "quantile_level": q,
+                "quantile": qua[0] if qua[0] == qua[1] and math.isfinite(qua[0]) else None,
+                "quantile_bracket": [_num(qua[0]), _num(qua[1])],
+                "quantile_mid": _num(float(midpoint(qua[0], qua[1]))) if math.isfinite(qua[1]) else None,
+                "quantile_ci": [_num(ci_q[0]), _num(ci_q[1])],
+                "n_lo": [_num(x) for x in g.lo[present]],
+                "n_hi": [_num(x) for x in g.hi[present]],
+            }
+        )
+
+    fits = []
+    for s in config.studies:
+        if s.fit == "none":
+            continue
+        for d in sorted({k[1] for k in groups if k[0] == s.name}):
+            ks = sorted((k for k in groups if k[0] == s.name and k[1] == d), key=lambda k: -k[2])
+            lo = np.vstack([groups[k].lo for k in ks])
+            hi = np.vstack([groups[k].hi for k in ks])
+            f = fit_with_ci([k[2] for k in ks], lo, hi, s.fit, confidence=a.confidence, resamples=a.bootstrap,
+                            rng=_rng("fit", s.name, d))
+            if f is not None:
+                fits.append({"study": s.name, "paradigm": s.paradigm, "method": s.method, "d": d, **f})
+
+    gap = []
+    pair = config.gap_pair()
+    if pair is not None:
+        num, den = pair
+        for (study, d, eps) in sorted(groups, key=lambda k: (k[1], -k[2])):
+            if study != num or (den, d, eps) not in groups:
+                continue
+            gn, gd = groups[(num, d, eps)], groups[(den, d, eps)]
+            gap.append({"d": d, "eps": eps, "numerator": num, "denominator": den,
+                        **_ratio(gn, gd, a.confidence, a.bootstrap, _rng("gap", num, den, d, eps))})
+
+    return {
+        "trials": trials,
+        "groups": gstats,
+        "fits": fits,
+        "gap": gap,
+        "reference": _reference(gstats),
+        "analysis": {"confidence": a.confidence, "delta": a.delta, "quantile_level": q, "bootstrap": a.bootstrap},
+    }
+
+
+def _study_order(config: Any, name: str) -> int:
+    names = [s.name for s in config.studies]
+    return names.index(name) if name in names else len(names)
+
+
+def _ratio(gn: Group, gd: Group, confidence: float, resamples: int, rng: np.random.Generator) -> dict[str, Any]:
+    """Ratio of medians, paired by seed, with its bracket and bootstrap CI;
+    ``ratio`` is the ratio of the medians' bracket midpoints (None when one
+    is unbounded), ``determined`` whether the bracket is a point."""
+    both = ~np.isnan(gn.lo) & ~np.isnan(gd.lo)
+    if not both.any():
+        return {"ratio": None, "bracket": [None, None], "ci": [None, None], "pairs": 0}
+    nl, nh, dl, dh = gn.lo[both], gn.hi[both], gd.lo[both], gd.hi[both]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = float(median(nl) / median(dh))
+        hi = float(median(nh) / median(dl))
+        m = nl.shape[0]
+        idx = rng.integers(0, m, size=(resamples, m))
+        r_lo = median(nl[idx], axis=1) / median(dh[idx], axis=1)
+        r_hi = median(nh[idx], axis=1) / median(dl[idx], axis=1)
+    p_lo, p_hi = _level(confidence)
+    ci = (float(np.nanpercentile(r_lo, p_lo)), float(np.nanpercentile(r_hi, p_hi)))
+    mid_n = float(midpoint(median(nl), median(nh)))
+    mid_d = float(midpoint(median(dl), median(dh)))
+    finite = math.isfinite(float(median(nh))) and math.isfinite(float(median(dh)))
+    return {
+        "ratio": mid_n / mid_d if finite else None,
+        "determined": bool(lo == hi and math.isfinite(lo)),
+        "bracket": [_num(lo), _num(hi)],
+        "ci": [_num(ci[0]), _num(ci[1])],
+        "pairs": int(m),
+    }
+
+
+def _reference(gstats: list[dict[str, Any]]) -> dict[str, Any]:
+    """Scales of the paper's two bounds, c d / eps (neuron pruning) and
+    C d log(1/eps) (weight pruning), fitted in log space to the medians
+    (bracket midpoints) of each paradigm so the curves can be drawn beside the data;
+    only their shapes come from the paper."""
+    out: dict[str, Any] = {}
+    shapes = {
+        "neuron": ("c", "n* = c * d / eps", lambda d, e: d / e),
+        "weight": ("C", "n* = C * d * log(1/eps)", lambda d, e: d * math.log(1.0 / e)),
+    }
+    for paradigm, (name, formula, shape) in shapes.items():
+        pts = [(g["d"], g["eps"], g["median_mid"]) for g in gstats if g["paradigm"] == paradigm and g["median_mid"]]
+        if not pts:
+            continue
+        logs = [math.log(m) - math.log(shape(d, e)) for d, e, m in pts]
+        out[paradigm] = {"constant": name, "value": math.exp(sum(logs) / len(logs)), "formula": formula}
+    return out
+
+
+def reference_curve(paradigm: str, value: float, d: int, eps: np.ndarray) -> np.ndarray:
+    """The scaled theory curve of ``paradigm`` at ``eps``."""
+    eps = np.asarray(eps, float)
+    if paradigm == "neuron":
+        return value * d / eps
+    return value * d * np.log(1.0 / eps)

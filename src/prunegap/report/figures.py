@@ -1,0 +1,298 @@
+"""Figures of the report (matplotlib, no pyplot: no global state, no display).
+
+Each figure is built from the JSON-ready analysis (:func:`analysis.analyze`),
+so ``prunegap report`` redraws it from the database alone, and saved as PNG
+(for the HTML page) and PDF (for papers), with fixed metadata so that the
+same results give the same files.
+
+* ``nstar``: n* against 1/eps on log-log axes, one panel per d: medians with
+  their confidence bands, the (1 - delta) quantile, undetermined medians as
+  bracket bars, the fits, and the paper's two bounds as grey reference curves;
+* ``success``: the success curves P(n* <= n), one panel per (study, d);
+* ``gap``: the gap ratio n*_neuron / n*_weight against 1/eps, per d.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analysis import reference_curve
+
+__all__ = ["FIGURES", "make_figures", "save_figure"]
+
+#: Names of the figures, in the order the report shows them.
+FIGURES: tuple[str, ...] = ("nstar", "gap", "success")
+
+_COLORS = {"neuron": "#c0392b", "weight": "#1f5fa8"}
+_CYCLE = ("#2a9d55", "#8e44ad", "#d68910", "#17a2b8", "#7f8c8d")
+_STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.bbox": "tight",
+    "pdf.fonttype": 42,  # TrueType in PDFs: editable text, accepted by journals
+    "svg.hashsalt": "prunegap",
+}
+
+
+def _colors(analysis: dict[str, Any]) -> dict[str, str]:
+    """Red for the first neuron study, blue for the first weight study, then a cycle."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    k = 0
+    for g in analysis["groups"]:
+        if g["study"] in out:
+            continue
+        if g["paradigm"] in _COLORS and g["paradigm"] not in used:
+            out[g["study"]] = _COLORS[g["paradigm"]]
+            used.add(g["paradigm"])
+        else:
+            out[g["study"]] = _CYCLE[k % len(_CYCLE)]
+            k += 1
+    return out
+
+
+def _new_figure(ncols: int, nrows: int = 1, *, width: float = 3.4, height: float = 2.8):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _dims(analysis: dict[str, Any]) -> list[int]:
+    return sorted({g["d"] for g in analysis["groups"]})
+
+
+def _fmt(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "?"
+    return f"{x:.3g}"
+
+
+def _fit_label(f: dict[str, Any]) -> str:
+    p = f["params"]
+    if f["model"] == "power":
+        a = p["alpha"]
+        return f"fit: alpha = {_fmt(a['estimate'])} [{_fmt(a['ci'][0])}, {_fmt(a['ci'][1])}]"
+    b = p["b"]
+    return f"fit: b = {_fmt(b['estimate'])} [{_fmt(b['ci'][0])}, {_fmt(b['ci'][1])}]"
+
+
+def _fit_curve(f: dict[str, Any], eps: np.ndarray) -> np.ndarray:
+    p = f["params"]
+    if f["model"] == "power":
+        return p["C"]["estimate"] * eps ** (-p["alpha"]["estimate"])
+    return p["a"]["estimate"] + p["b"]["estimate"] * np.log(1.0 / eps)
+
+
+def _top(values: list[float]) -> float:
+    finite = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+    return max(finite) * 2.0 if finite else 10.0
+
+
+def figure_nstar(analysis: dict[str, Any]):
+    """n* against 1/eps (log-log), one panel per d."""
+    colors = _colors(analysis)
+    dims = _dims(analysis)
+    fig, axes = _new_figure(max(len(dims), 1), width=3.6, height=3.3)
+    q = analysis["analysis"]["quantile_level"]
+    conf = analysis["analysis"]["confidence"]
+    fits = {(f["study"], f["d"]): f for f in analysis["fits"]}
+    ref = analysis.get("reference", {})
+    for ax, d in zip(axes[0], dims):
+        gs = [g for g in analysis["groups"] if g["d"] == d]
+        top = _top([v for g in gs for v in (*g["median_ci"], *g["quantile_bracket"], *g["median_bracket"])])
+        fit_notes: list[tuple[str, str]] = []
+        for study in dict.fromkeys(g["study"] for g in gs):
+            sg = sorted((g for g in gs if g["study"] == study), key=lambda g: -g["eps"])
+            c = colors[study]
+            x = np.array([1.0 / g["eps"] for g in sg])
+            mid = np.array([g["median_mid"] if g["median_mid"] is not None else np.nan for g in sg], float)
+            det = np.array([g["median"] is not None for g in sg])
+            ci_lo = np.array([g["median_ci"][0] or np.nan for g in sg], float)
+            ci_hi = np.array([g["median_ci"][1] if g["median_ci"][1] is not None else top for g in sg], float)
+            ax.fill_between(x, ci_lo, np.minimum(ci_hi, top), color=c, alpha=0.18, lw=0,
+                            label=f"{study}: {int(round(conf * 100))}% CI of the median")
+            ax.plot(x, mid, "-", color=c, lw=1.4, label=f"{study}: median n* (open: bracket midpoint)")
+            ax.plot(x[det], mid[det], "o", color=c, ms=3.5)
+            qv = np.array([g["quantile_mid"] if g["quantile_mid"] is not None else np.nan for g in sg], float)
+            ax.plot(x, qv, "--", color=c, lw=0.9, label=f"{study}: {q:.0%} quantile")
+            for xi, g in zip(x, sg):  # undetermined medians: the bracket they are known to lie in
+                if g["median"] is None and g["median_bracket"][0] is not None:
+                    lo, hi = g["median_bracket"][0], g["median_bracket"][1] or top
+                    ax.plot([xi, xi], [lo, min(hi, top)], color=c, lw=2.2, alpha=0.7, solid_capstyle="butt")
+                    y = g["median_mid"] if g["median_mid"] is not None else lo
+                    ax.plot([xi], [y], marker="o", mfc="white", color=c, ms=4)
+                    if g["median_bracket"][1] is None:
+                        ax.plot([xi], [top], marker="^", color=c, ms=4)
+            f = fits.get((study, d))
+            if f is not None:
+                xe = np.geomspace(x.min(), x.max(), 50)
+                ax.plot(xe, _fit_curve(f, 1.0 / xe), ":", color=c, lw=1.2, label=f"{study}: fit {f['formula']}")
+                fit_notes.append((c, _fit_label(f)))
+        for i, (c, text) in enumerate(fit_notes):  # per-panel numbers; the legend is shared by the panels
+            ax.text(0.98, 0.04 + 0.07 * i, text, color=c, fontsize=7, ha="right", va="bottom", transform=ax.transAxes)
+        xs = np.array(sorted({1.0 / g["eps"] for g in gs}))
+        if xs.size:
+            xe = np.geomspace(xs.min(), xs.max(), 60)
+            for paradigm, r in ref.items():
+                dash = (0, (5, 3)) if paradigm == "weight" else (0, (6, 2, 1, 2))
+                ax.plot(xe, reference_curve(paradigm, r["value"], d, 1.0 / xe), color="0.5", lw=0.9,
+                        ls=dash, zorder=0, label=f"theory: {r['formula']}, {r['constant']} = {r['value']:.3g}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(top=top)
+        ax.set_xlabel("1 / eps")
+        ax.set_ylabel("minimal width n*")
+        ax.set_title(f"d = {d}")
+        ax.grid(True, which="major", lw=0.3, alpha=0.6)
+    if dims:
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        for ax in axes[0][1:]:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+        fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
+    fig.suptitle("Minimal width n* over seeds: neuron vs weight pruning", fontsize=10)
+    return fig
+
+
+def figure_success(analysis: dict[str, Any]):
+    """P(n* <= n) against n, one panel per (study, d), one curve per eps."""
+    import matplotlib
+    from matplotlib import colors as mcolors
+
+    studies = list(dict.fromkeys(g["study"] for g in analysis["groups"]))
+    dims = _dims(analysis)
+    fig, axes = _new_figure(max(len(dims), 1), max(len(studies), 1), height=2.5)
+    all_eps = sorted({g["eps"] for g in analysis["groups"]})
+    norm = mcolors.LogNorm(vmin=min(all_eps), vmax=max(all_eps)) if len(all_eps) > 1 else None
+    cmap = matplotlib.colormaps["viridis"]
+    for i, study in enumerate(studies):
+        for j, d in enumerate(dims):
+            ax = axes[i][j]
+            gs = sorted((g for g in analysis["groups"] if g["study"] == study and g["d"] == d), key=lambda g: -g["eps"])
+            if not gs:
+                ax.set_visible(False)
+                continue
+            values = [v for g in gs for v in (*g["n_lo"], *g["n_hi"]) if v is not None]
+            if not values:
+                ax.set_visible(False)
+                continue
+            grid = np.unique(np.concatenate([[min(values) / 1.5], np.asarray(values, float), [max(values) * 1.5]]))
+            for g in gs:
+                lo = np.array(g["n_lo"], float)
+                hi = np.array([v if v is not None else np.inf for v in g["n_hi"]], float)
+                proven = (hi[None, :] <= grid[:, None]).mean(axis=1)
+                possible = (lo[None, :] <= grid[:, None]).mean(axis=1)
+                c = cmap(norm(g["eps"])) if norm else cmap(0.5)
+                ax.step(grid, proven, where="post", color=c, lw=1.2, label=f"eps = {g['eps']:g}")
+                if np.any(possible != proven):
+                    ax.fill_between(grid, proven, possible, step="post", color=c, alpha=0.2, lw=0)
+            ax.set_xscale("log")
+            ax.set_ylim(-0.02, 1.02)
+            ax.set_xlabel("width n")
+            ax.set_ylabel("P(n* <= n)")
+            ax.set_title(f"{study}, d = {d}")
+            ax.grid(True, lw=0.3, alpha=0.6)
+            ax.legend(loc="upper left", ncol=1 if len(gs) <= 5 else 2, frameon=False, fontsize=6, handlelength=1.2)
+    fig.suptitle("Success curves over seeds (shaded: undecided trials)", fontsize=10)
+    return fig
+
+
+def figure_gap(analysis: dict[str, Any]):
+    """The gap ratio of medians against 1/eps, one panel per d."""
+    gap = analysis["gap"]
+    dims = sorted({g["d"] for g in gap}) or _dims(analysis)
+    fig, axes = _new_figure(max(len(dims), 1))
+    conf = analysis["analysis"]["confidence"]
+    ref = analysis.get("reference", {})
+    for ax, d in zip(axes[0], dims):
+        rows = sorted((r for r in gap if r["d"] == d), key=lambda r: -r["eps"])
+        if not rows:
+            ax.text(0.5, 0.5, "no eps shared by the two studies", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(f"d = {d}")
+            continue
+        x = np.array([1.0 / r["eps"] for r in rows])
+        top = _top([v for r in rows for v in (*r["ci"], *r["bracket"])])
+        for xi, r in zip(x, rows):
+            lo = r["ci"][0] if r["ci"][0] is not None else r["bracket"][0] or 0.0
+            hi = r["ci"][1] if r["ci"][1] is not None else top
+            ax.plot([xi, xi], [max(lo, 1e-3), min(hi, top)], color="#333333", lw=1.0)
+            if r["ratio"] is not None:
+                ax.plot([xi], [r["ratio"]], "o", color="#333333", ms=4, mfc="#333333" if r["determined"] else "white")
+        ok = np.array([r["ratio"] if r["ratio"] is not None else np.nan for r in rows], float)
+        ax.plot(x, ok, "-", color="#333333", lw=1.0, label=f"ratio of medians ({int(round(conf * 100))}% CI)")
+        if "neuron" in ref and "weight" in ref:
+            xe = np.geomspace(x.min(), x.max(), 60)
+            e = 1.0 / xe
+            with np.errstate(divide="ignore"):
+                curve = reference_curve("neuron", ref["neuron"]["value"], d, e) / reference_curve("weight", ref["weight"]["value"], d, e)
+            ax.plot(xe, curve, color="0.55", ls=(0, (5, 3)), lw=0.9, label="theory: (c/C) / (eps log(1/eps))")
+        ax.axhline(1.0, color="0.7", lw=0.6)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("1 / eps")
+        ax.set_ylabel("ratio of median n*")
+        ax.set_title(f"d = {d}: {rows[0]['numerator']} / {rows[0]['denominator']}")
+        _plain_ticks(ax)
+        ax.grid(True, lw=0.3, alpha=0.6)
+        ax.legend(loc="upper left", frameon=False)
+    fig.suptitle("The gap: ratio of median minimal widths", fontsize=10)
+    return fig
+
+
+def _plain_ticks(ax: Any) -> None:
+    """Log axes labelled 0.5, 1, 2 rather than 5 x 10^-1."""
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(fmt)
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
+
+
+_BUILDERS = {"nstar": figure_nstar, "success": figure_success, "gap": figure_gap}
+
+
+def save_figure(fig: Any, folder: Path, name: str) -> dict[str, Any]:
+    """Write ``name``.png and ``name``.pdf; returns the paths and the PNG bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=200, metadata={"Software": None})
+    png = buf.getvalue()
+    from ..io import _atomic_write
+
+    _atomic_write(folder / f"{name}.png", lambda fh: fh.write(png))
+    pdf = io.BytesIO()
+    fig.savefig(pdf, format="pdf", metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None})
+    _atomic_write(folder / f"{name}.pdf", lambda fh: fh.write(pdf.getvalue()))
+    return {"png": folder / f"{name}.png", "pdf": folder / f"{name}.pdf", "png_bytes": png}
+
+
+def make_figures(analysis: dict[str, Any], folder: Path) -> dict[str, dict[str, Any]]:
+    """Every figure that has data, saved into ``folder``; name -> save_figure's dict."""
+    import matplotlib
+
+    out = {}
+    with matplotlib.rc_context(_STYLE):
+        for name in FIGURES:
+            if name == "gap" and not analysis["gap"]:
+                continue
+            if not analysis["groups"]:
+                continue
+            fig = _BUILDERS[name](analysis)
+            out[name] = save_figure(fig, folder, name)
+    return out

@@ -1,0 +1,230 @@
+"""The report page: one self-contained HTML file (inline CSS, figures as
+base64 ``data:`` URIs, no script, no external link), readable offline, and a
+short Markdown summary for the terminal."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from typing import Any
+
+__all__ = ["render_html", "render_markdown"]
+
+_CSS = """
+body { font: 15px/1.5 -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1d1d1f;
+       max-width: 1100px; margin: 2em auto; padding: 0 1.2em; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.25em; margin-top: 2em;
+     border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
+.meta { color: #666; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.88em; }
+th, td { padding: 0.25em 0.7em; border-bottom: 1px solid #e5e5e5; text-align: right; vertical-align: top; }
+th { background: #f6f6f6; } td.l, th.l { text-align: left; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #444; font-size: 0.9em; margin-top: 0.4em; }
+pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.82em; }
+.box { background: #f4f8fc; border-left: 4px solid #1f5fa8; padding: 0.6em 1em; }
+.warn { background: #fdf6ec; border-left: 4px solid #d68910; padding: 0.6em 1em; }
+.undet { color: #a15c00; }
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _n(x: float | None, digits: int = 3) -> str:
+    if x is None:
+        return "&infin;"
+    if isinstance(x, float) and not math.isfinite(x):
+        return "&infin;"
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e9:
+        return str(int(x))
+    return f"{x:.{digits}g}"
+
+
+def _ci(pair: list[float | None]) -> str:
+    return f"[{_n(pair[0])}, {_n(pair[1])}]"
+
+
+def _table(head: list[str], rows: list[list[str]], left: int = 1) -> str:
+    th = "".join(f"<th class='l'>{h}</th>" if i < left else f"<th>{h}</th>" for i, h in enumerate(head))
+    body = "".join(
+        "<tr>" + "".join(f"<td class='l'>{c}</td>" if i < left else f"<td>{c}</td>" for i, c in enumerate(r)) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _figure(figs: dict[str, dict[str, Any]], name: str, alt: str, caption: str) -> str:
+    if name not in figs:
+        return ""
+    data = base64.b64encode(figs[name]["png_bytes"]).decode()
+    return (
+        f"<figure><img alt='{_e(alt)}' src='data:image/png;base64,{data}'>"
+        f"<figcaption>{caption} Files: <code>figures/{name}.png</code>, <code>figures/{name}.pdf</code>.</figcaption></figure>"
+    )
+
+
+def _fit_rows(fits: list[dict[str, Any]]) -> list[list[str]]:
+    rows = []
+    for f in fits:
+        params = "; ".join(f"{k} = {_n(v['estimate'])} {_ci(v['ci'])}" for k, v in f["params"].items())
+        ends = "; ".join(
+            f"{k}: {_n(f['bracket_fits']['lower'][k])} to {_n(f['bracket_fits']['upper'][k])}" for k in f["params"]
+        ) if f["eps_undetermined"] else "(all medians determined)"
+        excluded = ", ".join(_n(e) for e in f["eps_excluded"]) or "none"
+        rows.append([_e(f["study"]), str(f["d"]), _e(f["formula"]), params, _n(f["r2"]),
+                     f"{len(f['eps_fitted'])} ({len(f['eps_undetermined'])} as midpoints)", ends, excluded])
+    return rows
+
+
+def _gap_rows(gap: list[dict[str, Any]]) -> list[list[str]]:
+    rows = []
+    for r in gap:
+        if r["determined"]:
+            value = _n(r["ratio"])
+        else:
+            value = f"<span class='undet'>{_n(r['ratio'])} (in {_ci(r['bracket'])})</span>"
+        rows.append([str(r["d"]), _n(r["eps"]), value, _ci(r["ci"]), str(r["pairs"])])
+    return rows
+
+
+def _group_rows(groups: list[dict[str, Any]]) -> list[list[str]]:
+    rows = []
+    for g in groups:
+        med = _n(g["median"]) if g["median"] is not None else f"<span class='undet'>in {_ci(g['median_bracket'])}</span>"
+        qua = _n(g["quantile"]) if g["quantile"] is not None else f"<span class='undet'>in {_ci(g['quantile_bracket'])}</span>"
+        limits = ", ".join(f"{_e(k)}: {v}" for k, v in sorted(g["limits"].items())) or ""
+        rows.append([_e(g["study"]), str(g["d"]), _n(g["eps"]), str(g["trials"]), str(g["certified"]),
+                     str(g["unknown"]), str(g["failed"]), med, _ci(g["median_ci"]), qua, _ci(g["quantile_ci"]), limits])
+    return rows
+
+
+def render_html(
+    analysis: dict[str, Any],
+    figures: dict[str, dict[str, Any]],
+    *,
+    meta: dict[str, str],
+    config_toml: str,
+    failed: list[dict[str, Any]],
+    folder: str,
+) -> str:
+    """The whole page as a string."""
+    t = analysis["trials"]
+    a = analysis["analysis"]
+    conf = f"{a['confidence']:.0%}"
+    ql = f"{a['quantile_level']:.0%}"
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        f"<title>prunegap gap report: {_e(folder)}</title><style>{_CSS}</style></head><body>",
+        "<h1>The pruning gap: neuron vs weight pruning of random ReLU networks</h1>",
+        f"<p class='meta'>Folder <code>{_e(folder)}</code> &middot; sweep fingerprint <code>{_e(meta.get('fingerprint', '?'))}</code>"
+        f"{' (quick)' if meta.get('quick') == 'true' else ''} &middot; created {_e(meta.get('created', '?'))} by prunegap "
+        f"{_e(meta.get('prunegap_version', '?'))}</p>",
+        "<div class='box'><p><b>The question.</b> A random bias-free two-layer ReLU network of width n is pruned to "
+        "approximate one ReLU neuron within eps. For each seed (one random network and target) and each eps, "
+        "n* is the smallest width at which a method <i>certifies</i> an approximation within eps. The paper "
+        "(arXiv:2603.02234) proves neuron pruning needs n of order d/eps while weight pruning needs only "
+        "d log(1/eps): an exponential gap. On log axes against 1/eps, the first is a straight line of slope "
+        "about 1, the second nearly flat.</p></div>",
+        "<h2>Trials</h2>",
+        _table(
+            ["study", "planned", "stored", "certified", "unknown", "failed"],
+            [[_e(s), str(v["planned"]), str(v["stored"]), str(v["certified"]), str(v["unknown"]), str(v["failed"])]
+             for s, v in t["by_study"].items()]
+            + [["<b>all</b>", str(t["planned"]), str(t["total"]), str(t["certified"]), str(t["unknown"]), str(t["failed"])]],
+        ),
+    ]
+    if t["missing"] > 0:
+        parts.append(
+            f"<p class='warn'>{t['missing']} planned trial(s) are not in the database yet (the sweep was interrupted, "
+            "or a study's method is not installed): the statistics below use the trials present. Rerun the same "
+            "<code>prunegap gap</code> command to add them.</p>"
+        )
+    parts += [
+        "<h2>Minimal width against 1/eps</h2>",
+        _figure(
+            figures, "nstar", "n* against 1/eps",
+            f"Medians of n* over seeds (solid), their {conf} bootstrap confidence bands (shaded), the {ql} quantile "
+            "(dashed), the fitted scaling laws (dotted) and the paper's two bounds with fitted constants (grey). "
+            "A median that undecided trials leave open is drawn as the bar of values it is known to lie in "
+            "(open circle at its lower end, a triangle when it is unbounded above).",
+        ),
+        "<h2>Scaling fits</h2>",
+        _table(["study", "d", "model", f"parameters [{conf} CI]", "R&sup2;", "eps fitted",
+                "fits on the bracket ends (lower to upper)", "eps left out (median unbounded)"],
+               _fit_rows(analysis["fits"])) if analysis["fits"] else "<p>No fit: a study needs at least two eps whose median is bounded.</p>",
+        "<p>Least squares on the medians (log n* for the power law, n* for the log law). A median that undecided "
+        "trials leave open enters with the midpoint of its bracket, and the fits on the lower and upper ends of the "
+        "brackets are shown beside it; a median unbounded above is left out. The confidence intervals re-fit the "
+        "medians of paired bootstrap resamples of the seeds.</p>",
+    ]
+    if analysis["gap"]:
+        pair = analysis["gap"][0]
+        parts += [
+            "<h2>The gap ratio</h2>",
+            _figure(figures, "gap", "gap ratio",
+                    f"Ratio of the median n* of <b>{_e(pair['numerator'])}</b> to that of <b>{_e(pair['denominator'])}</b> "
+                    f"at each eps they share, with {conf} paired bootstrap intervals; grey: the ratio of the two reference curves."),
+            _table(["d", "eps", "ratio of medians", f"{conf} CI", "paired seeds"], _gap_rows(analysis["gap"])),
+        ]
+    parts += [
+        "<h2>Success curves</h2>",
+        _figure(figures, "success", "success curves",
+                "P(n* &le; n) over seeds, one curve per eps: the fraction of seeds certified by width n. "
+                "Shaded: the range the undecided trials leave open (proven below, possible above)."),
+        "<h2>Every (study, d, eps)</h2>",
+        _table(["study", "d", "eps", "trials", "certified", "unknown", "failed", "median n*", f"{conf} CI",
+                f"{ql} quantile", f"{conf} CI", "limits that fired"], _group_rows(analysis["groups"])),
+    ]
+    if failed:
+        parts += [
+            "<h2>Failed trials</h2><p>Their n* is only known to be at least 1; they count as undecided in every statistic. "
+            "<code>prunegap gap --retry-failed</code> runs them again.</p>",
+            _table(["trial", "reason"], [[_e(r["key"]), _e(r["reason"] or "")] for r in failed[:100]]),
+        ]
+    parts += [
+        "<h2>How to read the numbers</h2><ul>",
+        "<li>Every trial proves a bracket n_lower &le; n* &le; n_upper: one point when <i>certified</i>; a range when "
+        "<i>unknown</i> (a limit fired; n_upper = &infin; when no width up to max_width was certified); [1, &infin;) when "
+        "<i>failed</i>. No trial is dropped.</li>",
+        "<li>A median or quantile is monotone in every value, so over all ways to fill the brackets it lies in "
+        "[statistic of the lower ends, statistic of the upper ends]. It is shown as a number when both agree, else as "
+        "that bracket (the curves pass through its midpoint, drawn as an open circle).</li>",
+        f"<li>Confidence intervals: percentile bootstrap over seeds ({a['bootstrap']} resamples, seeded), lower end from "
+        "the lower-filled resamples and upper end from the upper-filled ones. Seeds are shared by every study and eps, so "
+        "resamples are paired.</li>",
+        f"<li>The {ql} quantile is an order statistic: a width that some seed actually needs.</li>",
+        "</ul>",
+        "<h2>The sweep</h2><p>The resolved config; <code>prunegap gap --config</code> with this file reruns exactly these trials.</p>",
+        f"<pre>{_e(config_toml)}</pre>",
+        "</body></html>",
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def render_markdown(analysis: dict[str, Any], folder: str) -> str:
+    """The short summary printed at the end of a run."""
+    t = analysis["trials"]
+    a = analysis["analysis"]
+    conf = f"{a['confidence']:.0%}"
+    lines = [
+        f"## prunegap gap: {folder}",
+        "",
+        f"Trials: {t['total']} of {t['planned']} stored: {t['certified']} certified, {t['unknown']} unknown, {t['failed']} failed.",
+    ]
+    if analysis["fits"]:
+        lines += ["", f"| study | d | model | parameters [{conf} CI] | eps fitted |", "|---|---|---|---|---|"]
+        for f in analysis["fits"]:
+            params = "; ".join(f"{k} = {_n(v['estimate'])} {_ci(v['ci'])}" for k, v in f["params"].items())
+            lines.append(f"| {f['study']} | {f['d']} | {f['formula']} | {params} | {len(f['eps_fitted'])} |")
+    if analysis["gap"]:
+        lines += ["", "Gap ratio of medians at the smallest shared eps:"]
+        for d in sorted({r["d"] for r in analysis["gap"]}):
+            r = min((r for r in analysis["gap"] if r["d"] == d), key=lambda r: r["eps"])
+            value = _n(r["ratio"]) if r["determined"] else f"{_n(r['ratio'])} (in {_ci(r['bracket'])})"
+            lines.append(f"- d = {d}, eps = {_n(r['eps'])}: {r['numerator']} / {r['denominator']} = {value}, {conf} CI {_ci(r['ci'])}")
+    lines += ["", f"Report: {folder}/report.html (figures in {folder}/figures, numbers in {folder}/summary.json)"]
+    return "\n".join(lines).replace("&infin;", "inf")

@@ -1,0 +1,586 @@
+"""Declared experiments: a sweep is a TOML file, validated at the boundary.
+
+The defaults ship as ``defaults.toml`` beside this module (``prunegap gap
+--show-config`` prints them).  A user file is laid over them: the tables
+``[setting]``, ``[analysis]`` and ``[quick]`` key by key, every other key as
+a whole.  Validation names the offending key by its path
+(``studies[1].eps[2]``), says what is allowed and what it got, and suggests
+the closest name for an unknown key; it raises :class:`InvalidArgument`.
+
+The resolved :class:`SweepConfig` expands every study into an explicit grid
+{d: eps values}; its :meth:`SweepConfig.fingerprint` hashes only what decides
+the trials (not the ``[analysis]`` table), so a results folder can be
+re-analysed with other confidence levels without rerunning anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+from .._version import __version__
+from ..exceptions import InvalidArgument, suggest
+from ..setting import INITS, NORMS, OUTPUTS
+from .trials import Trial
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "SweepConfig",
+    "Study",
+    "Analysis",
+    "default_toml",
+    "load_config",
+    "parse_config",
+    "method_available",
+    "FITS",
+    "KNOWN_METHODS",
+]
+
+#: Scaling laws the report can fit: n* = C eps^-alpha, n* = a + b log(1/eps).
+FITS: tuple[str, ...] = ("power", "log", "none")
+#: The fit a study gets when it names none.
+DEFAULT_FIT: dict[str, str] = {"weight": "log", "neuron": "power"}
+#: (paradigm, method) pairs prunegap ships or is about to ship.  A pair listed
+#: here whose solver module is not installed yet is *skipped* with a note (its
+#: trials run on a later rerun); any other unregistered pair is an error.
+KNOWN_METHODS: tuple[tuple[str, str], ...] = (
+    ("weight", "construction"),
+    ("weight", "exact"),
+    ("neuron", "mip"),
+)
+#: Solver options a study may pass, beyond the keyword parameters a solver's
+#: ``oracle`` declares itself (solvers take more through ``**options``).
+KNOWN_SOLVER_OPTIONS: tuple[str, ...] = (
+    "node_limit",
+    "max_rounds",
+    "max_iterations",
+    "iteration_limit",
+    "time_limit",
+    "memory_budget",
+    "tol",
+    "mip_rel_gap",
+    "threads",
+    "points",
+    "margin",
+)
+_SCHEMA = 1  # bump when the meaning of a key changes
+_MAX_D = 64
+_MAX_WIDTH = 10**6
+_MAX_SEEDS = 100_000
+
+_TOP_KEYS = ("seeds", "dims", "eps", "time_limit", "setting", "analysis", "quick", "studies")
+_SETTING_KEYS = ("init", "output", "norm")
+_ANALYSIS_KEYS = ("confidence", "delta", "bootstrap", "gap")
+_QUICK_KEYS = ("seeds", "dims", "eps", "time_limit")
+_STUDY_KEYS = ("name", "paradigm", "method", "dims", "eps", "eps_floor", "grid", "max_width", "options", "fit")
+_MERGED_TABLES = ("setting", "analysis", "quick")
+
+
+@dataclass(frozen=True)
+class Study:
+    """One (paradigm, method) over an explicit grid of (d, eps)."""
+
+    name: str  # unique label of the study in tables and figures
+    paradigm: str  # "weight", "neuron", ...
+    method: str  # solver of the paradigm, e.g. "construction", "mip"
+    grid: tuple[tuple[int, tuple[float, ...]], ...]  # ((d, (eps, ...)), ...), eps descending
+    max_width: int  # largest width a search tries
+    options: tuple[tuple[str, Any], ...] = ()  # solver options, sorted by name
+    fit: str = "none"  # scaling law fitted in the report
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        return tuple(d for d, _ in self.grid)
+
+    def eps_of(self, d: int) -> tuple[float, ...]:
+        return dict(self.grid).get(d, ())
+
+    def experiment(self) -> dict[str, Any]:
+        """What decides this study's trials (hashed into the fingerprint)."""
+        return {
+            "name": self.name,
+            "paradigm": self.paradigm,
+            "method": self.method,
+            "grid": {f"d{d}": list(eps) for d, eps in self.grid},
+            "max_width": self.max_width,
+            "options": dict(self.options),
+        }
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Parameters of the report; they never change a trial."""
+
+    confidence: float = 0.95  # level of every confidence interval
+    delta: float = 0.1  # the (1 - delta) quantile of n* is reported
+    bootstrap: int = 2000  # bootstrap resamples
+    gap: tuple[str, str] | None = None  # (numerator, denominator) study names; None: neuron over weight
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A resolved sweep: every trial it implies is explicit."""
+
+    seeds: tuple[int, ...]  # instance seeds, shared by every study and eps
+    time_limit: float  # wall-clock guard per trial, seconds
+    init: str  # law of the random weights
+    output: str  # output activation
+    norm: str  # error norm
+    studies: tuple[Study, ...]
+    analysis: Analysis = field(default_factory=Analysis)
+    quick: bool = False  # whether the [quick] table was applied
+    source: str = "defaults"  # where the config came from, for messages
+
+    # trials ----------------------------------------------------------------
+    def trials(self) -> list[Trial]:
+        """Every trial of the sweep, in a canonical order."""
+        out = []
+        for s in self.studies:
+            for d, epss in s.grid:
+                for eps in epss:
+                    for seed in self.seeds:
+                        out.append(
+                            Trial(
+                                study=s.name, paradigm=s.paradigm, method=s.method, d=d, eps=eps, seed=seed,
+                                init=self.init, output=self.output, norm=self.norm, max_width=s.max_width,
+                                options=s.options, time_limit=self.time_limit,
+                            )
+                        )
+        return out
+
+    def study(self, name: str) -> Study:
+        for s in self.studies:
+            if s.name == name:
+                return s
+        raise InvalidArgument(f"no study named {name!r}{suggest(name, [s.name for s in self.studies])}")
+
+    def gap_pair(self) -> tuple[str, str] | None:
+        """(numerator, denominator) of the gap ratio, or None when undefined."""
+        if self.analysis.gap is not None:
+            return self.analysis.gap
+        num = next((s.name for s in self.studies if s.paradigm == "neuron"), None)
+        den = next((s.name for s in self.studies if s.paradigm == "weight"), None)
+        return (num, den) if num and den else None
+
+    # identity ----------------------------------------------------------------
+    def experiment(self) -> dict[str, Any]:
+        """The part of the config that decides the trials, canonical and JSON-ready."""
+        return {
+            "schema": _SCHEMA,
+            "seeds": list(self.seeds),
+            "time_limit": self.time_limit,
+            "setting": {"init": self.init, "output": self.output, "norm": self.norm},
+            "studies": [s.experiment() for s in self.studies],
+        }
+
+    def fingerprint(self) -> str:
+        """Hash of the experiment and of prunegap's major.minor version.
+
+        Patch releases keep the fingerprint (they must not change results);
+        a new minor version may, so its results go to a new folder."""
+        major_minor = ".".join(__version__.split(".")[:2])
+        text = json.dumps({"experiment": self.experiment(), "prunegap": major_minor}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        a = self.analysis
+        return {
+            **self.experiment(),
+            "analysis": {"confidence": a.confidence, "delta": a.delta, "bootstrap": a.bootstrap,
+                         "gap": list(a.gap) if a.gap else None},
+            "fits": {s.name: s.fit for s in self.studies},
+            "quick": self.quick,
+        }
+
+    def to_toml(self) -> str:
+        """The resolved config as a TOML file that loads back to the same sweep."""
+        a = self.analysis
+        lines = [
+            "# prunegap gap -- a resolved sweep (every trial explicit)",
+            f"seeds = {_toml(list(self.seeds))}",
+            f"time_limit = {_toml(self.time_limit)}",
+            "",
+            "[setting]",
+            f"init = {_toml(self.init)}",
+            f"output = {_toml(self.output)}",
+            f"norm = {_toml(self.norm)}",
+            "",
+            "[analysis]",
+            f"confidence = {_toml(a.confidence)}",
+            f"delta = {_toml(a.delta)}",
+            f"bootstrap = {_toml(a.bootstrap)}",
+        ]
+        if a.gap:
+            lines.append(f"gap = {_toml(list(a.gap))}")
+        for s in self.studies:
+            lines += [
+                "",
+                "[[studies]]",
+                f"name = {_toml(s.name)}",
+                f"paradigm = {_toml(s.paradigm)}",
+                f"method = {_toml(s.method)}",
+                f"max_width = {_toml(s.max_width)}",
+                f"fit = {_toml(s.fit)}",
+                "grid = { " + ", ".join(f"d{d} = {_toml(list(e))}" for d, e in s.grid) + " }",
+            ]
+            if s.options:
+                lines.append("options = { " + ", ".join(f"{k} = {_toml(v)}" for k, v in s.options) + " }")
+        return "\n".join(lines) + "\n"
+
+    def summary(self) -> str:
+        """One line: what the sweep runs."""
+        parts = [f"{s.name} (d={','.join(map(str, s.dims))}; {sum(len(e) for _, e in s.grid)} (d, eps))" for s in self.studies]
+        return f"{len(self.seeds)} seeds x [{'; '.join(parts)}] = {len(self.trials())} trials"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
+
+
+# loading -------------------------------------------------------------------
+def default_toml() -> str:
+    """The text of the shipped defaults (with their comments)."""
+    return resources.files("prunegap.sweep").joinpath("defaults.toml").read_text(encoding="utf-8")
+
+
+def _parse_toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidArgument(f"{source} is not valid TOML: {exc}") from None
+
+
+def load_config(path: str | Path | None = None, *, quick: bool = False) -> SweepConfig:
+    """The defaults, with the TOML file at ``path`` laid over them."""
+    user: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InvalidArgument(f"config file {source!r} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidArgument(f"config file {source!r} cannot be read ({exc})") from None
+        user = _parse_toml(text, source)
+    return parse_config(user, quick=quick, source=source)
+
+
+def parse_config(user: dict[str, Any], *, quick: bool = False, source: str = "config") -> SweepConfig:
+    """Validate ``user`` (a parsed TOML document) laid over the defaults."""
+    base = _parse_toml(default_toml(), "defaults.toml")
+    v = _Validator(source)
+    v.keys(user, "", _TOP_KEYS)
+    merged = dict(base)
+    for key, value in user.items():
+        if key in _MERGED_TABLES:
+            v.table(value, key)
+            merged[key] = {**base.get(key, {}), **value}
+        else:
+            merged[key] = value
+    return _resolve(merged, v, quick=quick, source=source)
+
+
+class _Validator:
+    """Checks that name the key by its path and say what is allowed."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, message: str) -> InvalidArgument:
+        return InvalidArgument(f"{self.source}: {message}")
+
+    def keys(self, table: dict[str, Any], path: str, allowed: Iterable[str]) -> None:
+        allowed = list(allowed)
+        for key in table:
+            if key not in allowed:
+                where = f"{path}.{key}" if path else key
+                raise self.fail(
+                    f"unknown key {where!r}{suggest(key, allowed)}; allowed keys{' in ' + path if path else ''}: {', '.join(allowed)}"
+                )
+
+    def table(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(f"{path} must be a table, got {_kind(value)} {_show(value)}")
+        return value
+
+    def int(self, value: Any, path: str, lo: int, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(f"{path} must be an integer in [{lo}, {hi}], got {_kind(value)} {_show(value)}")
+        if not lo <= value <= hi:
+            raise self.fail(f"{path} must be an integer in [{lo}, {hi}], got {value}")
+        return value
+
+    def number(self, value: Any, path: str, lo: float, hi: float, rule: str) -> float:
+        """A number within ``rule``: "in (lo, hi)", "in (lo, hi]", "in [lo, hi)"... (inf allowed only when hi is inf and closed)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(f"{path} must be a number {rule}, got {_kind(value)} {_show(value)}")
+        x = float(value)
+        lo_open, hi_open = "(" in rule, ")" in rule
+        ok = not math.isnan(x) and (x > lo if lo_open else x >= lo) and (x < hi if hi_open else x <= hi)
+        if not ok:
+            raise self.fail(f"{path} must be a number {rule}, got {_show(value)}")
+        return x
+
+    def choice(self, value: Any, path: str, choices: Iterable[str]) -> str:
+        choices = list(choices)
+        if not isinstance(value, str) or value not in choices:
+            allowed = ", ".join(repr(c) for c in choices)
+            raise self.fail(f"{path} must be one of {allowed}, got {_show(value)}{suggest(str(value), choices)}")
+        return value
+
+    def text(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{path} must be a non-empty string, got {_kind(value)} {_show(value)}")
+        if any(c in value for c in "/\\|\n\t") or value != value.strip():
+            raise self.fail(f"{path} must be a plain name (no slashes, bars or surrounding spaces), got {value!r}")
+        return value
+
+    def list(self, value: Any, path: str, *, what: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(f"{path} must be a list of {what}, got {_kind(value)} {_show(value)}")
+        if not value:
+            raise self.fail(f"{path} must be a non-empty list of {what}, got []")
+        return value
+
+    def dims(self, value: Any, path: str) -> tuple[int, ...]:
+        items = self.list(value, path, what=f"dimensions (integers in [1, {_MAX_D}])")
+        dims = [self.int(x, f"{path}[{i}]", 1, _MAX_D) for i, x in enumerate(items)]
+        self.distinct(dims, path)
+        return tuple(sorted(dims))
+
+    def eps(self, value: Any, path: str) -> tuple[float, ...]:
+        items = self.list(value, path, what="eps values in (0, 1)")
+        eps = [self.number(x, f"{path}[{i}]", 0.0, 1.0, "in (0, 1)") for i, x in enumerate(items)]
+        self.distinct(eps, path)
+        return tuple(sorted(eps, reverse=True))
+
+    def seeds(self, value: Any, path: str) -> tuple[int, ...]:
+        if isinstance(value, int) and not isinstance(value, bool):
+            n = self.int(value, path, 1, _MAX_SEEDS)
+            return tuple(range(n))
+        if isinstance(value, list):
+            items = self.list(value, path, what="seeds (integers >= 0)")
+            seeds = [self.int(x, f"{path}[{i}]", 0, 2**63 - 1) for i, x in enumerate(items)]
+            self.distinct(seeds, path)
+            return tuple(sorted(seeds))
+        raise self.fail(
+            f"{path} must be a number of seeds (an integer in [1, {_MAX_SEEDS}]) or a list of seeds, got {_kind(value)} {_show(value)}"
+        )
+
+    def distinct(self, items: list[Any], path: str) -> None:
+        seen = set()
+        for x in items:
+            if x in seen:
+                raise self.fail(f"{path} must not repeat values, got {x!r} twice")
+            seen.add(x)
+
+    def dim_key(self, key: str, path: str) -> int:
+        if not (key.startswith("d") and key[1:].isdigit()):
+            raise self.fail(f"{path} must be keyed by dimension as d2, d3, ..., got key {key!r}")
+        return self.int(int(key[1:]), f"{path}.{key}", 1, _MAX_D)
+
+
+def _kind(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def method_available(paradigm: str, method: str) -> bool:
+    """Whether the solver of (paradigm, method) is installed (registered)."""
+    from ..solvers.base import METHODS, get_method
+
+    try:
+        get_method(paradigm, method)
+    except InvalidArgument:
+        return False
+    return (paradigm, method) in METHODS
+
+
+def _known_methods() -> dict[str, list[str]]:
+    from ..solvers.base import METHODS, get_method
+
+    try:  # importing the solver modules registers what is installed
+        get_method("weight", None)
+    except InvalidArgument:  # pragma: no cover - weight always ships
+        pass
+    known: dict[str, list[str]] = {}
+    for p, m in [*KNOWN_METHODS, *METHODS]:
+        if m not in known.setdefault(p, []):
+            known[p].append(m)
+    return known
+
+
+def _solver_params(paradigm: str, method: str) -> set[str]:
+    import inspect
+
+    from ..solvers.base import get_method
+
+    solver = get_method(paradigm, method)
+    names: set[str] = set()
+    for fn in (solver.oracle, solver.solve):
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
+                names.add(p.name)
+    return names - {"self", "stream", "instance", "eps", "objective"}
+
+
+def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str) -> SweepConfig:
+    setting = v.table(raw.get("setting", {}), "setting")
+    v.keys(setting, "setting", _SETTING_KEYS)
+    init = v.choice(setting.get("init", "uniform"), "setting.init", INITS)
+    output = v.choice(setting.get("output", "relu"), "setting.output", OUTPUTS)
+    norm = v.choice(setting.get("norm", "sup"), "setting.norm", NORMS)
+
+    q = v.table(raw.get("quick", {}), "quick")
+    v.keys(q, "quick", _QUICK_KEYS)
+    # Validate [quick] even when unused, so a broken quick table fails early.
+    quick_seeds = v.seeds(q["seeds"], "quick.seeds") if "seeds" in q else None
+    quick_dims = v.dims(q["dims"], "quick.dims") if "dims" in q else None
+    quick_eps = v.eps(q["eps"], "quick.eps") if "eps" in q else None
+    quick_tl = v.number(q["time_limit"], "quick.time_limit", 0.0, math.inf, "in (0, inf]") if "time_limit" in q else None
+
+    if "seeds" not in raw:
+        raise v.fail("seeds is required (a number of seeds or a list of seeds)")
+    seeds = v.seeds(raw["seeds"], "seeds")
+    dims = v.dims(raw.get("dims", [2]), "dims")
+    eps_default = v.eps(raw["eps"], "eps") if "eps" in raw else None
+    time_limit = v.number(raw.get("time_limit", math.inf), "time_limit", 0.0, math.inf, "in (0, inf]")
+    if quick:
+        seeds = quick_seeds or seeds
+        dims = quick_dims or dims
+        eps_default = quick_eps or eps_default
+        time_limit = quick_tl or time_limit
+
+    studies_raw = raw.get("studies")
+    if studies_raw is None:
+        raise v.fail("studies is required: a list of [[studies]] tables")
+    studies_raw = v.list(studies_raw, "studies", what="[[studies]] tables")
+    known = _known_methods()
+    studies: list[Study] = []
+    for i, st in enumerate(studies_raw):
+        studies.append(_study(v, st, f"studies[{i}]", known, dims, eps_default, quick=quick, quick_eps=quick_eps))
+    names = [s.name for s in studies]
+    for name in names:
+        if names.count(name) > 1:
+            raise v.fail(f"studies must have distinct names, got {name!r} twice (set `name` in one of them)")
+
+    an = v.table(raw.get("analysis", {}), "analysis")
+    v.keys(an, "analysis", _ANALYSIS_KEYS)
+    gap = None
+    if "gap" in an:
+        pair = v.list(an["gap"], "analysis.gap", what="two study names [numerator, denominator]")
+        if len(pair) != 2:
+            raise v.fail(f"analysis.gap must be two study names [numerator, denominator], got {len(pair)} items")
+        gap = (v.choice(pair[0], "analysis.gap[0]", names), v.choice(pair[1], "analysis.gap[1]", names))
+    analysis = Analysis(
+        confidence=v.number(an.get("confidence", 0.95), "analysis.confidence", 0.0, 1.0, "in (0, 1)"),
+        delta=v.number(an.get("delta", 0.1), "analysis.delta", 0.0, 0.5, "in (0, 0.5]"),
+        bootstrap=v.int(an.get("bootstrap", 2000), "analysis.bootstrap", 100, 1_000_000),
+        gap=gap,
+    )
+    return SweepConfig(
+        seeds=seeds, time_limit=time_limit, init=init, output=output, norm=norm,
+        studies=tuple(studies), analysis=analysis, quick=quick, source=source,
+    )
+
+
+def _study(
+    v: _Validator,
+    raw: Any,
+    path: str,
+    known: dict[str, list[str]],
+    dims_default: tuple[int, ...],
+    eps_default: tuple[float, ...] | None,
+    *,
+    quick: bool,
+    quick_eps: tuple[float, ...] | None,
+) -> Study:
+    st = v.table(raw, path)
+    v.keys(st, path, _STUDY_KEYS)
+    if "paradigm" not in st:
+        raise v.fail(f"{path}.paradigm is required (one of {', '.join(repr(p) for p in known)})")
+    paradigm = v.choice(st["paradigm"], f"{path}.paradigm", list(known))
+    from ..solvers.base import DEFAULT_METHOD
+
+    method = st.get("method", DEFAULT_METHOD.get(paradigm))
+    if method is None:
+        raise v.fail(f"{path}.method is required for paradigm {paradigm!r} (one of {', '.join(map(repr, known[paradigm]))})")
+    method = v.choice(method, f"{path}.method", known[paradigm])
+    name = v.text(st.get("name", f"{paradigm}-{method}"), f"{path}.name")
+    max_width = v.int(st.get("max_width", 4096), f"{path}.max_width", 1, _MAX_WIDTH)
+    fit = v.choice(st.get("fit", DEFAULT_FIT.get(paradigm, "none")), f"{path}.fit", FITS)
+
+    options = v.table(st.get("options", {}), f"{path}.options")
+    if options and method_available(paradigm, method):
+        allowed = sorted(_solver_params(paradigm, method) | set(KNOWN_SOLVER_OPTIONS))
+        v.keys(options, f"{path}.options", allowed)
+    for key, value in options.items():
+        if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):
+            raise v.fail(f"{path}.options.{key} must be a number, string or boolean, got {_kind(value)} {_show(value)}")
+    opts = tuple(sorted(options.items()))
+
+    if "grid" in st:
+        for other in ("dims", "eps", "eps_floor"):
+            if other in st:
+                raise v.fail(f"{path} takes either grid or dims/eps/eps_floor, not both (got grid and {other})")
+        g = v.table(st["grid"], f"{path}.grid")
+        if not g:
+            raise v.fail(f"{path}.grid must list at least one dimension, got an empty table")
+        grid = {v.dim_key(k, f"{path}.grid"): v.eps(e, f"{path}.grid.{k}") for k, e in g.items()}
+        if quick and quick_eps is not None:
+            grid = {d: tuple(e for e in es if e in quick_eps) or es for d, es in grid.items()}
+    else:
+        dims = v.dims(st["dims"], f"{path}.dims") if "dims" in st else dims_default
+        if quick and quick_eps is not None:
+            eps = quick_eps
+        elif "eps" in st:
+            eps = v.eps(st["eps"], f"{path}.eps")
+        elif eps_default is not None:
+            eps = eps_default
+        else:
+            raise v.fail(f"{path}.eps is required when there is no top-level eps (a list of eps values in (0, 1))")
+        floors_raw = v.table(st.get("eps_floor", {}), f"{path}.eps_floor")
+        floors = {
+            v.dim_key(k, f"{path}.eps_floor"): v.number(x, f"{path}.eps_floor.{k}", 0.0, 1.0, "in (0, 1)")
+            for k, x in floors_raw.items()
+        }
+        grid = {}
+        for d in dims:
+            kept = tuple(e for e in eps if e >= floors.get(d, 0.0))
+            if not kept:
+                raise v.fail(f"{path}.eps_floor.d{d} = {floors[d]!r} leaves no eps of the grid {list(eps)} to run in d = {d}")
+            grid[d] = kept
+    return Study(
+        name=name, paradigm=paradigm, method=method, grid=tuple(sorted(grid.items())),
+        max_width=max_width, options=opts, fit=fit,
+    )
+
+
+def with_analysis(config: SweepConfig, **changes: Any) -> SweepConfig:
+    """A copy with other report parameters (the trials stay the same)."""
+    return replace(config, analysis=replace(config.analysis, **changes))

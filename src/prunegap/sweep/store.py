@@ -1,0 +1,319 @@
+"""The results database: one embedded DuckDB file, ``DIR/results.duckdb``.
+
+Tables:
+
+* ``meta(key, value)``: the sweep's fingerprint, its resolved config (TOML
+  and JSON), the schema version and the prunegap version that created it;
+* ``trials``: one row per finished trial (see :data:`COLUMNS`), keyed by the
+  trial's key, with the ticket masks at the returned width as packed bits.
+
+Only the driver writes, one row per statement, each committed at once
+(DuckDB's write-ahead log makes a committed row survive a kill -9), so an
+interrupted sweep loses only the trials in flight.  A folder belongs to one
+sweep: opening it for a different fingerprint is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Iterable
+
+from .._version import __version__
+from ..exceptions import InvalidArgument, PrunegapError
+
+__all__ = ["Store", "COLUMNS", "DB_NAME", "EXPORT_FORMATS", "masks_of"]
+
+DB_NAME = "results.duckdb"
+SCHEMA_VERSION = "1"
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
+
+#: (column, SQL type, meaning) of the ``trials`` table.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("key", "VARCHAR PRIMARY KEY", "study/d/eps/seed: unique within the sweep"),
+    ("study", "VARCHAR NOT NULL", "the study's name"),
+    ("paradigm", "VARCHAR NOT NULL", "weight, neuron, ..."),
+    ("method", "VARCHAR NOT NULL", "the paradigm's solver"),
+    ("d", "INTEGER NOT NULL", "input dimension"),
+    ("eps", "DOUBLE NOT NULL", "target error"),
+    ("seed", "BIGINT NOT NULL", "instance seed (unit stream and target)"),
+    ("init", "VARCHAR NOT NULL", "law of the random weights"),
+    ("output", "VARCHAR NOT NULL", "output activation"),
+    ("norm", "VARCHAR NOT NULL", "error norm"),
+    ("max_width", "INTEGER NOT NULL", "largest width tried"),
+    ("options", "VARCHAR NOT NULL", "solver options (JSON)"),
+    ("time_limit", "DOUBLE", "wall-clock guard in seconds (NULL: none)"),
+    ("status", "VARCHAR NOT NULL", "certified | unknown | failed"),
+    ("n_star", "INTEGER", "minimal width (certified trials only)"),
+    ("n_lower", "INTEGER", "proven: n* >= n_lower"),
+    ("n_upper", "INTEGER", "proven: n* <= n_upper (NULL: not reached)"),
+    ("width", "INTEGER", "width of the stored outcome and masks (n_upper, else the widest tried)"),
+    ("verdict", "VARCHAR", "the paradigm's verdict at `width`: yes | no | unknown"),
+    ("error_lower", "DOUBLE", "proven lower bound on every mask's error at `width`"),
+    ("error_upper", "DOUBLE", "certified error of the ticket at `width`"),
+    ("kept_units", "INTEGER", "units the ticket keeps"),
+    ("kept_weights", "INTEGER", "weights the ticket keeps"),
+    ("density", "DOUBLE", "fraction of weights kept"),
+    ("limit", "VARCHAR", "the limit that fired (unknown trials)"),
+    ("reason", "VARCHAR", "the exception (failed trials)"),
+    ("calls", "INTEGER", "widths the search tried"),
+    ("steps", "VARCHAR", "(width, status) in the order tried (JSON)"),
+    ("stats", "VARCHAR", "solver and search statistics, timings removed (JSON)"),
+    ("target", "VARCHAR", "the target w (JSON)"),
+    ("hidden_mask", "BLOB", "ticket hidden mask (width x d), np.packbits"),
+    ("output_mask", "BLOB", "ticket output mask (width), np.packbits"),
+    ("seconds", "DOUBLE", "wall-clock seconds of the trial (varies between runs)"),
+    ("timings", "VARCHAR", "timing statistics (JSON; vary between runs)"),
+)
+_NAMES = tuple(c for c, _, _ in COLUMNS)
+_BLOBS = ("hidden_mask", "output_mask")
+#: Columns that vary between runs of the same trial; everything else is a
+#: pure function of the trial.
+VOLATILE: tuple[str, ...] = ("seconds", "timings")
+_ORDER = "study, d, eps DESC, seed"
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _duckdb():
+    try:
+        import duckdb
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise PrunegapError("the results database needs duckdb: pip install duckdb") from exc
+    return duckdb
+
+
+class Store:
+    """A results folder's database.  Use :meth:`open` or :meth:`for_sweep`."""
+
+    def __init__(self, con: Any, path: Path, read_only: bool) -> None:
+        self.con = con
+        self.path = path
+        self.read_only = read_only
+
+    # opening -------------------------------------------------------------
+    @staticmethod
+    def _connect(path: Path, read_only: bool) -> Any:
+        duckdb = _duckdb()
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            msg = " ".join(str(exc).split())
+            if "lock" in msg.lower():
+                raise InvalidArgument(
+                    f"{path} is in use by another process (is a sweep still running into this folder?): {msg}"
+                ) from None
+            raise InvalidArgument(
+                f"{path} is not a readable results database ({msg}); move it away or choose another folder"
+            ) from None
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str], *, read_only: bool = True) -> "Store":
+        """An existing results folder (for ``report`` and ``results``)."""
+        path = Path(folder) / DB_NAME
+        if not path.is_file():
+            hint = f"; run `prunegap gap --out {folder}` first" if Path(folder).is_dir() else ""
+            raise InvalidArgument(f"{path} does not exist{hint}")
+        store = cls(cls._connect(path, read_only), path, read_only)
+        store._check_schema()
+        return store
+
+    @classmethod
+    def for_sweep(cls, folder: str | os.PathLike[str], config: Any) -> "Store":
+        """The folder's database for ``config``: created, or reopened when it
+        holds the same sweep (resume); refused when it holds another one."""
+        folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise InvalidArgument(f"--out {str(folder)!r} exists and is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / DB_NAME
+        fresh = not path.exists()
+        store = cls(cls._connect(path, False), path, False)
+        try:
+            if fresh:
+                store._create(config)
+            else:
+                store._check_schema()
+                store._check_same(config)
+                # Same trials; the report parameters may have changed.
+                store._set_meta({"config_toml": config.to_toml(), "config_json": json.dumps(config.to_dict())})
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _create(self, config: Any) -> None:
+        cols = ", ".join(f"{_q(c)} {t}" for c, t, _ in COLUMNS)
+        self.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        self.con.execute(f"CREATE TABLE trials ({cols})")
+        self._set_meta(
+            {
+                "schema": SCHEMA_VERSION,
+                "fingerprint": config.fingerprint(),
+                "experiment": json.dumps(config.experiment(), sort_keys=True),
+                "config_toml": config.to_toml(),
+                "config_json": json.dumps(config.to_dict()),
+                "quick": "true" if config.quick else "false",
+                "prunegap_version": __version__,
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+        )
+
+    def _set_meta(self, items: dict[str, str]) -> None:
+        for k, v in items.items():
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [k, v])
+
+    def _check_schema(self) -> None:
+        duckdb = _duckdb()
+        try:
+            tables = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            if not {"meta", "trials"} <= tables:
+                raise InvalidArgument(f"{self.path} is a DuckDB file but not a prunegap results database (no meta/trials tables)")
+            schema = self.meta().get("schema")
+            cols = [r[0] for r in self.con.execute("SELECT * FROM trials LIMIT 0").description]
+        except duckdb.Error as exc:
+            raise InvalidArgument(f"{self.path} is not a readable results database ({' '.join(str(exc).split())})") from None
+        if schema != SCHEMA_VERSION or tuple(cols) != _NAMES:
+            raise InvalidArgument(
+                f"{self.path} has results schema {schema!r}, this prunegap reads schema {SCHEMA_VERSION!r}; "
+                "rebuild it with the prunegap version that made it, or rerun the sweep into a new folder"
+            )
+
+    def _check_same(self, config: Any) -> None:
+        meta = self.meta()
+        if meta.get("fingerprint") == config.fingerprint():
+            return
+        old = json.loads(meta.get("experiment", "{}"))
+        new = config.experiment()
+        changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        made_by = meta.get("prunegap_version", "?")
+        what = f"differs in: {', '.join(changed)}" if changed else f"was made by prunegap {made_by}, this is {__version__}"
+        raise InvalidArgument(
+            f"{self.path.parent} holds the results of a different sweep (fingerprint {meta.get('fingerprint')}, "
+            f"this config {config.fingerprint()}; the config {what}); use another --out folder, "
+            "or remove the folder to start over"
+        )
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        except Exception:  # noqa: BLE001 - closing twice or after a failure is harmless
+            pass
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # reading ----------------------------------------------------------------
+    def meta(self) -> dict[str, str]:
+        return dict(self.con.execute("SELECT key, value FROM meta").fetchall())
+
+    def config(self) -> Any:
+        """The stored sweep (its resolved config), for reports."""
+        from .config import _parse_toml, parse_config
+
+        meta = self.meta()
+        cfg = parse_config(_parse_toml(meta["config_toml"], str(self.path)), source=str(self.path))
+        return cfg if meta.get("quick") != "true" else _as_quick(cfg)
+
+    def keys(self) -> set[str]:
+        return {r[0] for r in self.con.execute("SELECT key FROM trials").fetchall()}
+
+    def count(self) -> int:
+        return int(self.con.execute("SELECT count(*) FROM trials").fetchone()[0])
+
+    def rows(self, *, masks: bool = False, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Every row, sorted by (study, d, eps descending, seed): the order
+        never depends on how the trials were scheduled."""
+        names = list(columns) if columns is not None else [c for c in _NAMES if masks or c not in _BLOBS]
+        cur = self.con.execute(f"SELECT {', '.join(map(_q, names))} FROM trials ORDER BY {_ORDER}")
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    # writing ----------------------------------------------------------------
+    def insert(self, row: dict[str, Any]) -> None:
+        """Insert and commit one finished trial."""
+        missing = [c for c in _NAMES if c not in row]
+        if missing:
+            raise PrunegapError(f"a results row lacks column(s) {', '.join(missing)}")
+        values = [row[c] for c in _NAMES]
+        self.con.execute(
+            f"INSERT INTO trials ({', '.join(map(_q, _NAMES))}) VALUES ({', '.join('?' for _ in _NAMES)})", values
+        )
+
+    def delete(self, status: str) -> int:
+        n = int(self.con.execute("SELECT count(*) FROM trials WHERE status = ?", [status]).fetchone()[0])
+        self.con.execute("DELETE FROM trials WHERE status = ?", [status])
+        return n
+
+    # export -----------------------------------------------------------------
+    def export(self, fmt: str, dest: str | os.PathLike[str] | None = None, *, stream: IO[bytes] | None = None) -> None:
+        """The tidy rows (every column but the masks) as CSV or Parquet, to
+        the file ``dest`` or to ``stream`` (default: stdout)."""
+        from .._validation import check_choice
+
+        check_choice("format", fmt, EXPORT_FORMATS)
+        names = [c for c in _NAMES if c not in _BLOBS]
+        query = f"SELECT {', '.join(map(_q, names))} FROM trials ORDER BY {_ORDER}"
+        out = stream if stream is not None else sys.stdout.buffer
+        if fmt == "csv" and dest is None:
+            text = io.StringIO()
+            writer = csv.writer(text, lineterminator="\n")
+            writer.writerow(names)
+            for r in self.con.execute(query).fetchall():
+                writer.writerow(["" if v is None else v for v in r])
+            out.write(text.getvalue().encode())
+            out.flush()
+            return
+        options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet"
+        if dest is not None:
+            dest = Path(dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            # Write beside the destination, then rename: never a half file.
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+            os.close(fd)
+            try:
+                self._copy(query, Path(tmp), options)
+                os.replace(tmp, dest)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            return
+        with tempfile.TemporaryDirectory() as tmpdir:
+            tmp = Path(tmpdir) / "rows.parquet"
+            self._copy(query, tmp, options)
+            with open(tmp, "rb") as fh:
+                shutil.copyfileobj(fh, out)
+            out.flush()
+
+    def _copy(self, query: str, path: Path, options: str) -> None:
+        target = str(path).replace("'", "''")
+        self.con.execute(f"COPY ({query}) TO '{target}' ({options})")
+
+
+def _as_quick(cfg: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(cfg, quick=True)
+
+
+def masks_of(row: dict[str, Any]) -> Any:
+    """The ticket of a row read with ``rows(masks=True)``, as :class:`~prunegap.masks.Masks`
+    (None for a failed trial)."""
+    from ..masks import Masks
+    from .trials import unpack_mask
+
+    if row.get("hidden_mask") is None or row.get("width") is None:
+        return None
+    n, d = int(row["width"]), int(row["d"])
+    return Masks(unpack_mask(row["hidden_mask"], (n, d)), unpack_mask(row["output_mask"], (n,)))

@@ -216,7 +216,7 @@ def test_larger_k_against_float_enumeration():
 def test_stats_fields():
     res = best_subset_sum(np.arange(1.0, 6.0), 7.5)
     assert res.stats["path"] == "direct"
-    assert res.stats["split"] == (2, 3)
+    assert res.stats["split"] == (3, 2)  # the searched half is the larger
     assert res.stats["nonzero"] == 5
     assert res.stats["memory_bytes"] == subset_sum_bytes(5)
     assert res.stats["candidates"] >= 1

@@ -8,7 +8,8 @@ arithmetic.
 
 How the exactness argument goes
 -------------------------------
-The nonzero values are split into a low half A (h_A values) and a high half B.
+The nonzero values are split into a low half A (ceil(k/2) values) and a high
+half B.
 Each half's 2^h subset sums are enumerated by doubling, so that the position
 of a sum in its array is the subset's bitmask.  Both arrays are sorted and,
 for every b in B (visited so that the complements t - b come in ascending
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,9 @@ MEMORY_BUDGET_ENV = "PRUNEGAP_MEMORY_BUDGET"
 # Queries per searchsorted call: large enough that the Python loop costs
 # nothing, small enough that the temporaries stay in cache-sized megabytes.
 _CHUNK = 1 << 16
+# Granularity (a divisor of _CHUNK) at which the nearest-pair pass remembers
+# its minima, so that the window pass revisits only a few blocks.
+_BLOCK = 1 << 10
 # Pairs evaluated one by one in exact arithmetic before switching to classes.
 _MAX_CANDIDATES = 1 << 15
 _U = 2.0**-53  # unit roundoff of float64
@@ -121,10 +126,12 @@ def _resolve_budget(memory_budget: int | None) -> int:
 
 
 def _split(k: int) -> tuple[int, int]:
-    # The high half is the larger one; it is processed first on the class path
-    # so that only the smaller half's classes are kept while the other builds.
-    low = k // 2
-    return low, k - low
+    """Sizes (h_a, h_b) of the searched half A (the low indices) and the
+    query half B.  For odd k, A is the larger: fewer queries into a slightly
+    longer array measured 25-30 % faster.  The class path builds A first, so
+    only the larger half's classes are kept while the smaller one builds."""
+    h_b = k // 2
+    return k - h_b, h_b
 
 
 def subset_sum_bytes(k: int) -> int:
@@ -155,12 +162,12 @@ def subset_sum_bytes(k: int) -> int:
     True
     """
     k = check_int("k", k, minimum=0)
-    h_low, h_high = _split(k)
+    h_high, h_low = _split(k)
     n_low, n_high = 1 << h_low, 1 << h_high
     direct = _DIRECT_BYTES * (n_low + n_high)
     mask_bytes = 4 if h_high <= 32 else 8
     keep, build = _CLASS_KEEP_BYTES + mask_bytes, _CLASS_BUILD_BYTES + mask_bytes
-    # High half built first; its classes stay while the low half builds.
+    # Larger half built first; its classes stay while the smaller one builds.
     classes = max(build * n_high, keep * n_high + build * n_low)
     # Chunked temporaries: about 12 float64/int64 arrays of one chunk each.
     temps = 12 * 8 * min(_CHUNK, n_high)
@@ -292,8 +299,10 @@ def _classes(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 # The meet in the middle on sorted arrays.
 
 
-def _chunks(n_b: int):
-    """Chunks of B from the top down, so that t - b increases."""
+def _chunks(n_b: int) -> Iterator[tuple[int, int, int]]:
+    """Chunks of B from the top down, so that t - b increases.
+
+    Chunk q holds the b positions j with n_b - 1 - j in [q * _CHUNK, ...)."""
     q = 0
     for end in range(n_b, 0, -_CHUNK):
         yield q, max(0, end - _CHUNK), end
@@ -301,9 +310,14 @@ def _chunks(n_b: int):
 
 
 def _nearest(a: np.ndarray, b: np.ndarray, t: float) -> tuple[float, np.ndarray]:
-    """Smallest computed |a_i - (t - b_j)| overall and per chunk of b."""
+    """Smallest computed |a_i - (t - b_j)| overall, and per block of b.
+
+    Block r covers the b positions j with n_b - 1 - j in [r * _BLOCK, ...):
+    the window pass revisits only blocks whose minimum can matter.
+    """
     n_a = a.size
-    chunk_min = np.empty(-(-b.size // _CHUNK), dtype=np.float64)
+    block_min = np.empty(-(-b.size // _BLOCK), dtype=np.float64)
+    per_chunk = _CHUNK // _BLOCK
     best = math.inf
     for q, start, end in _chunks(b.size):
         c = t - b[start:end][::-1]
@@ -314,13 +328,14 @@ def _nearest(a: np.ndarray, b: np.ndarray, t: float) -> tuple[float, np.ndarray]
         d_up = np.abs(a[up] - c)
         d_dn = np.abs(a[p] - c)
         np.minimum(d_up, d_dn, out=d_up)
-        chunk_min[q] = m = float(d_up.min())
-        best = min(best, m)
-    return best, chunk_min
+        mins = np.minimum.reduceat(d_up, np.arange(0, d_up.size, _BLOCK))
+        block_min[q * per_chunk : q * per_chunk + mins.size] = mins
+        best = min(best, float(mins.min()))
+    return best, block_min
 
 
 def _windows(
-    a: np.ndarray, b: np.ndarray, t: float, radius: float, chunk_min: np.ndarray, cap: int
+    a: np.ndarray, b: np.ndarray, t: float, radius: float, block_min: np.ndarray, cap: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
     """B positions j and A ranges [left, right) with |a - (t - b_j)| <= radius.
 
@@ -328,25 +343,31 @@ def _windows(
     """
     # A nonempty window implies its nearest neighbour is within radius, and
     # the computed distance is within rounding of that: 2x is ample slack.
-    keep = 2.0 * radius + 8 * _TINY
+    keep = np.flatnonzero(block_min <= 2.0 * radius + 8 * _TINY)
+    # Runs of consecutive blocks, visited in pieces of at most one chunk.
+    breaks = np.flatnonzero(np.diff(keep) != 1) + 1
+    run_starts = keep[np.r_[0, breaks]] if keep.size else keep
+    run_stops = keep[np.r_[breaks - 1, keep.size - 1]] + 1 if keep.size else keep
     js, lefts, rights = [], [], []
     total = 0
-    for q, start, end in _chunks(b.size):
-        if chunk_min[q] > keep:
-            continue
-        c = t - b[start:end]
-        left = np.searchsorted(a, c - radius, side="left")
-        right = np.searchsorted(a, c + radius, side="right")
-        cnt = right - left
-        hit = np.flatnonzero(cnt > 0)
-        if hit.size == 0:
-            continue
-        total += int(cnt[hit].sum())
-        if total > cap:
-            return None
-        js.append(hit + start)
-        lefts.append(left[hit])
-        rights.append(right[hit])
+    n_b = b.size
+    for r0, r1 in zip((run_starts * _BLOCK).tolist(), (run_stops * _BLOCK).tolist()):
+        for s0 in range(r0, min(r1, n_b), _CHUNK):
+            s1 = min(s0 + _CHUNK, r1, n_b)
+            start, end = n_b - s1, n_b - s0  # back from reversed to b positions
+            c = t - b[start:end]
+            left = np.searchsorted(a, c - radius, side="left")
+            right = np.searchsorted(a, c + radius, side="right")
+            cnt = right - left
+            hit = np.flatnonzero(cnt > 0)
+            if hit.size == 0:
+                continue
+            total += int(cnt[hit].sum())
+            if total > cap:
+                return None
+            js.append(hit + start)
+            lefts.append(left[hit])
+            rights.append(right[hit])
     if not js:  # pragma: no cover - the best pair is always in its window
         raise AssertionError("best_subset_sum: empty candidate window")
     return np.concatenate(js), np.concatenate(lefts), np.concatenate(rights), total
@@ -415,12 +436,12 @@ def _direct(
     ub = _float_sums(vb)
     a = np.sort(ua)
     b = np.sort(ub)
-    best, chunk_min = _nearest(a, b, t)
+    best, block_min = _nearest(a, b, t)
     # Rigorous bound on recursive summation of at most h terms (gamma_h).
     delta_a = 1.01 * va.size * _U * sum_a + va.size * _TINY
     delta_b = 1.01 * vb.size * _U * sum_b + vb.size * _TINY
     radius = _radius(best, delta_a, delta_b, t, sum_b)
-    win = _windows(a, b, t, radius, chunk_min, _MAX_CANDIDATES)
+    win = _windows(a, b, t, radius, block_min, _MAX_CANDIDATES)
     if win is None:
         return None
     j, i = _expand(*win[:3])
@@ -461,12 +482,12 @@ def _by_classes(
         )
     sum_a = math.fsum(np.abs(va).tolist())
     sum_b = math.fsum(np.abs(vb).tolist())
+    a_hi, a_lo, a_mask = _classes(va)  # the larger half first (see _split)
     b_hi, b_lo, b_mask = _classes(vb)
-    a_hi, a_lo, a_mask = _classes(va)
-    best, chunk_min = _nearest(a_hi, b_hi, t)
+    best, block_min = _nearest(a_hi, b_hi, t)
     # Class sums are correctly rounded: one rounding each.
     radius = _radius(best, 1.01 * _U * sum_a + _TINY, 1.01 * _U * sum_b + _TINY, t, sum_b)
-    win = _windows(a_hi, b_hi, t, radius, chunk_min, _MAX_CANDIDATES)
+    win = _windows(a_hi, b_hi, t, radius, block_min, _MAX_CANDIDATES)
     if win is None:
         raise PrunegapError(
             f"best_subset_sum: more than {_MAX_CANDIDATES} distinct subset sums lie within rounding "
@@ -536,8 +557,8 @@ def best_subset_sum(
     >>> res.indices.tolist(), res.value, res.error
     ([0, 1, 3], 0.6, 0.0)
 
-    The error is exact: 0.9 + (-0.2) rounds to 0.7 in float64 but is not
-    the double nearest 0.7.
+    The error is exact: 0.9 + (-0.2) rounds to the double 0.7 (so ``value``
+    prints as 0.7), yet the exact sum differs from that double by 5.6e-17.
 
     >>> res = best_subset_sum([0.5, -0.2, 0.9, 0.3], 0.7)
     >>> res.indices.tolist(), res.error

@@ -12,14 +12,13 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,torch]"
 	touch $(STAMP)
 
-# The main job.  Until the sweep exists: a small solve/width demonstration.
+# The main job: the gap experiment with its default sweep (resumable: rerun
+# after an interruption), report in $(OUT)/gap/report.html.
 run: setup
-	$(VENV)/bin/prunegap solve --paradigm weight --d 2 --width 40 --seed 0 --eps 0.01 --out $(OUT)/solve
-	$(VENV)/bin/prunegap width --paradigm weight --d 2 --eps 1e-4 --seed 0 --out $(OUT)/width
-	$(VENV)/bin/prunegap width --paradigm weight --d 4 --eps 1e-3 --seed 0 --out $(OUT)/width-d4
+	$(VENV)/bin/prunegap gap --out $(OUT)/gap
 
 test: setup
 	$(PY) -m pytest -q -n 2

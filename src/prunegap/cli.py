@@ -173,6 +173,81 @@ def width(
     _finish(result, out, as_json)
 
 
+# The gap experiment: gap, report, results ------------------------------------
+_DEFAULT_OUT = Path("out") / "gap"
+
+
+@app.command()
+def gap(
+    config: Optional[Path] = typer.Option(None, "--config", help="Sweep TOML file, laid over the defaults (see --show-config)."),
+    quick: bool = typer.Option(False, "--quick", help="The [quick] variant: fewer seeds, a coarse eps grid (about 2 minutes)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes (default: all cores; 1 runs in this process)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Results folder (default: out/gap, or out/gap-quick with --quick)."),
+    show_config: bool = typer.Option(False, "--show-config", help="Print the sweep's config (the shipped defaults when no --config/--quick) and exit."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Run the trials stored as failed again."),
+    progress: str = typer.Option("auto", "--progress", help="auto (a bar on a terminal, log lines otherwise) | bar | log | none"),
+) -> None:
+    """The main job: run a sweep of minimal-width searches (resumable), then write the report."""
+    from ._validation import check_choice, check_int
+    from .report import build_report
+    from .sweep import load_config, run_sweep
+    from .sweep.config import default_toml
+    from .sweep.progress import make_progress
+
+    cfg = load_config(config, quick=quick)
+    if show_config:
+        typer.echo(default_toml() if config is None and not quick else cfg.to_toml(), nl=False)
+        return
+    check_choice("--progress", progress, ("auto", "bar", "log", "none"))
+    if workers is not None:
+        workers = check_int("--workers", workers, minimum=1, maximum=1024)
+    folder = out if out is not None else (_DEFAULT_OUT.with_name("gap-quick") if quick else _DEFAULT_OUT)
+    from .sweep.executors import default_workers
+
+    from .sweep import Store
+
+    Store.for_sweep(folder, cfg).close()  # a folder of another sweep is refused before anything is said
+    n = workers if workers is not None else default_workers()
+    typer.echo(f"prunegap gap: {cfg.summary()}; {n} worker(s); results in {folder} (sweep {cfg.fingerprint()})", err=True)
+    try:
+        run = run_sweep(cfg, folder, workers=n, progress=make_progress(progress), retry_failed=retry_failed)
+    except KeyboardInterrupt:
+        # typer turns KeyboardInterrupt into an exit code that main() does not
+        # pass on; a stopped sweep must not look like a finished one (exit 130).
+        raise SystemExit(130) from None
+    if run.stored_before and not run.ran:
+        typer.echo(f"nothing to run: the {run.stored_before} stored trials are all there is", err=True)
+    report = build_report(folder)
+    typer.echo(report.markdown)
+
+
+@app.command()
+def report(folder: Path = typer.Argument(..., help="A results folder written by `prunegap gap`.")) -> None:
+    """Rebuild report.html, figures/ and summary.json from the folder's database."""
+    from .report import build_report
+
+    typer.echo(build_report(folder).markdown)
+
+
+@app.command()
+def results(
+    folder: Path = typer.Argument(..., help="A results folder written by `prunegap gap`."),
+    fmt: str = typer.Option("csv", "--format", help="csv | parquet"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (default: stdout)."),
+) -> None:
+    """The tidy rows (one per trial, every column but the masks) as CSV or Parquet."""
+    from ._validation import check_choice
+    from .sweep.store import EXPORT_FORMATS, Store
+
+    check_choice("--format", fmt, EXPORT_FORMATS)
+    if fmt == "parquet" and out is None and sys.stdout.isatty():
+        raise InvalidArgument("--format parquet is binary: give --out FILE or redirect stdout to a file")
+    with Store.open(folder) as store:
+        store.export(fmt, out)
+    if out is not None:
+        typer.echo(f"wrote {out}", err=True)
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -239,6 +314,13 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 def _entry() -> None:  # pragma: no cover
     sys.exit(main())
+
+
+# PyTorch commands: their module imports torch only when a command runs.
+from .torch import cli as _torch_cli  # noqa: E402
+
+app.command("export")(_torch_cli.export)
+app.command("popup")(_torch_cli.popup)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,8 @@
 
 The error of g(x) = out(sum_i b_i relu(<A_i, x>)) against f(x) = relu(<w, x>)
 is positively 1-homogeneous, so its sup over the unit ball is its sup over the
-unit sphere.  We cover the sphere by cells and bound |g - f| on each:
+unit sphere.  We cover the sphere by cells, bound |g - f| on each, and refine
+the cells whose bound is not yet within ``tol`` of the best value found.
 
 Cells.  The surface of the cube [-1, 1]^d projects radially onto the sphere.
 A cell is an axis-aligned box on one face {y : y_j = s} (centre y_c, half
@@ -11,41 +12,56 @@ derivative of y -> y / ||y|| has norm 1 / ||y||, so every sphere point of the
 cell lies in the cap {x in S : ||x - c|| <= rho} around c = y_c / ||y_c|| with
 rho = ||h|| / max(1, ||y_c|| - ||h||).
 
-Bound on a cap.  With u = <a, x> for a unit-norm direction a, t = <a, c>,
-u lies in [l, U] = [t - rho, t + rho] on the cap and the triangle relaxation
-gives relu(u) = lam u + mu + R with lam = clip(U / (U - l), 0, 1),
-mu = relu(U) relu(-l) / (2 (U - l)) and |R| <= mu (lam in {0, 1}, mu = R = 0
-when the kink hyperplane a^perp misses the cap).  Summing over units, any
-combination sum_j beta_j relu(<a_j, x>) equals <q, x> + C + R with
-|R| <= E = sum_j |beta_j| mu_j, and the linear part is bounded exactly on
-the cap: with cos(alpha) = 1 - rho^2 / 2 the cap's angular radius,
+Units on a cell.  Units are merged by direction, relu(<a, x>) = ||a||
+relu(<a/||a||, x>) (exact duplicates only), so below every direction a is a
+unit vector; the target is one more direction with coefficient -||w|| in
+g - f.  On the cell u = <a, x> lies in [t - rho, t + rho], t = <a, c>, and
+also in [min, max] of <a, y> / ||y|| over the box (same sign as <a, y>); the
+intersection [l, U] says whether the unit is active, inactive, or crossed by
+its kink on the cell.
+
+Relaxation bound (every cell).  The triangle relaxation gives relu(u) =
+lam u + mu + R with lam = U / (U - l), mu = relu(U) relu(-l) / (2 (U - l)),
+|R| <= mu on [l, U] (lam in {0, 1}, mu = R = 0 for units not crossed).
+Summing, h - f = <q, x> + C + R with |R| <= sum_j |beta_j| mu_j, and the
+linear part is bounded exactly on the cap: with cos(alpha) = 1 - rho^2 / 2,
 t = <q, c> and s = ||q - t c||,
 
     max_cap <q, x> = ||q||                          if t >= ||q|| cos(alpha)
                    = t cos(alpha) + s sin(alpha)    otherwise.
 
-That bounds h - f (for a linear output this is g - f) and the range of h.
-A relu output g = relu(h) equals h - f where h >= 0 on the whole cap, equals
--f where h <= 0 on it, and is one of them pointwise otherwise, so the bound is
-that of |h - f|, of f, or their max.  An interval bound (each unit between
-relu(l) and relu(U)) is also computed and the smaller bound is kept.  Every
-bound is inflated by a float-rounding slack, so it is a proof.
+A relu output g = relu(h) equals h - f where h >= 0 on the cell, -f where
+h <= 0, and one of them pointwise otherwise (the bound of |h - f|, of f, or
+their max).  An interval bound (each unit between relu(l) and relu(U)) is
+computed too and the smaller is kept.
 
-Lower bound.  The error is evaluated exactly at each cell centre and at the
-point of the cap that maximises the cell's linear model; the largest value is
-attained, hence a lower bound.  Cells whose bound is within ``tol`` of it (or
-below ``eps`` when only the decision ``error <= eps`` is wanted) are settled;
-the others are halved along their widest coordinates, worst first.
+Piecewise bound (open cells crossed by at most two kinks).  Then the cell
+splits into pieces on which g - f is linear, L, and the max of +-<L, x> over
+the cap cut by the pieces' half-spaces is computed: the only local maximum
+of a linear function on a cap is its cap maximiser x0, so the max over a
+piece is <L, x0> when x0 lies in it, and otherwise lies on a kink, where it
+is the max over a smaller cap of a great sphere.  This is exact up to the
+cap/cell difference, so maxima on a kink (a ridge) cost a handful of cells
+instead of a layer of cells of width tol along the kink.
 
-Units with the same direction are merged (relu(<a, x>) = ||a|| relu(<a/||a||, x>)),
-and so is the target when a unit points along w: an exact copy of the target
-then costs nothing, instead of a strip of tiny cells along w^perp.
+Lower bound.  The error is evaluated exactly at each cell centre and, in
+open cells, at the maximiser of the cell's model; the largest value is
+attained, hence a lower bound.  Cells whose bound is within ``tol`` of it
+(or below ``eps`` when only the decision ``error <= eps`` is wanted) are
+settled; the others are halved along their widest coordinates, worst first.
+
+Rigour.  Every bound is padded by a float-rounding slack of a few dozen
+ulps times sum_i |b_i| ||A_i|| + ||w||, and cap radii, box norms and kink
+tests carry ulp-level padding of their own; a cell is settled only on its
+padded bound, so ``upper`` is a proof up to the correctness of this code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,16 +75,33 @@ __all__ = ["sup_error_sphere", "default_initial_split"]
 _ULP = np.finfo(np.float64).eps
 _MAX_SPLIT_AXES = 6  # at most 2^6 children per split keeps batches bounded in high d
 _MAX_EXACT_KINKS = 2  # pieces per cell grow as 2^kinks
-_BATCH_FLOATS = 1 << 21  # about (children x directions) floats per batch array: ~16 MB each
+_MAX_LEVEL = 60  # halvings per axis; 2^-60 is below the padding of every bound
+_CHUNK_FLOATS = 1 << 16  # (cells x directions) per evaluation chunk: small arrays stay in cache
+_BATCH_CELLS = 1 << 16  # children created per branching step
+
+
+_THREADPOOLS: Any = None
+
+
+def _single_threaded_blas() -> contextlib.AbstractContextManager:
+    """Our matrix products are small; BLAS threads only add overhead to them,
+    five-fold on a busy machine.  threadpoolctl is optional."""
+    global _THREADPOOLS
+    try:
+        if _THREADPOOLS is None:
+            from threadpoolctl import ThreadpoolController
+
+            _THREADPOOLS = ThreadpoolController()
+        return _THREADPOOLS.limit(limits=1, user_api="blas")
+    except Exception:  # not installed, or an unknown BLAS: run as is
+        return contextlib.nullcontext()
 
 
 def default_initial_split(d: int) -> int:
-    """Cells per edge of each cube face at the start: the largest m <= 8 with
-    2 d m^(d-1) <= 4096 (at least 1)."""
-    m = 8
-    while m > 1 and 2 * d * m ** (d - 1) > 4096:
-        m -= 1
-    return m
+    """Cells per edge of each cube face at the start: 2 while that makes at
+    most 4096 cells (d <= 8), else 1.  Branching is adaptive, so a coarse
+    start costs little and finer ones did not pay off in benchmarks."""
+    return 2 if 2 * d * 2 ** (d - 1) <= 4096 else 1
 
 
 @dataclass
@@ -80,23 +113,42 @@ class _Problem:
     iw: int
     nw: float
     relu_out: bool
-    scale: float  # sum |b_i| ||A_i|| + ||w||: every value is at most this in size
+    scale: float  # sum |beta_j| + nw: every value is at most this in size
+    unit_scale: float  # the common factor divided out of b and w
 
-    @property
-    def absbeta(self) -> np.ndarray:
-        return np.abs(self.beta)
+    def __post_init__(self) -> None:
+        self.absbeta = np.abs(self.beta)
+        self.bU = self.beta[:, None] * self.U  # rows of the linear parts
+        self.absU = np.abs(self.U)
+
+
+def _row_norms(M: np.ndarray) -> np.ndarray:
+    """Euclidean row norms without underflow or overflow of the squares."""
+    if M.size == 0:
+        return np.zeros(M.shape[0])
+    big = np.abs(M).max(axis=1)
+    safe = np.where(big > 0, big, 1.0)
+    return big * np.linalg.norm(M / safe[:, None], axis=1)
 
 
 def _merge(A: np.ndarray, b: np.ndarray, w: np.ndarray, relu_out: bool) -> _Problem:
+    """Unit directions with merged coefficients, all divided by a common
+    ``unit_scale`` S (the error is 1-homogeneous in (b, w), so bounds scale
+    back by S): values near 1 keep squares and products far from under- or
+    overflow."""
     d = w.shape[0]
-    norms = np.linalg.norm(A, axis=1) if A.size else np.zeros(0)
+    norms = _row_norms(A)
     live = (norms > 0) & (b != 0)
     dirs = A[live] / norms[live, None]
     coef = b[live] * norms[live]
-    nw = float(np.linalg.norm(w))
+    nw = float(_row_norms(w[None, :])[0])
+    S = max(float(np.abs(coef).max()) if coef.size else 0.0, nw)
+    if not np.isfinite(S):
+        raise InvalidArgument("b_k ||A_k|| and ||w|| must be finite numbers (rescale the network)")
+    S = S if S > 0 else 1.0
     what = w / nw if nw > 0 else np.eye(d)[0]  # any direction: it has coefficient 0
     dirs = np.vstack([what[None, :], dirs])
-    coef = np.concatenate([[0.0], coef])
+    coef = np.concatenate([[0.0], coef / S])
     # Exact duplicates only: merging near-parallel rows would not be rigorous.
     U, inv = np.unique(dirs, axis=0, return_inverse=True)
     inv = inv.reshape(-1)
@@ -105,8 +157,8 @@ def _merge(A: np.ndarray, b: np.ndarray, w: np.ndarray, relu_out: bool) -> _Prob
     keep = beta != 0
     keep[iw] = True
     newidx = np.cumsum(keep) - 1
-    scale = float(np.abs(b[live]) @ norms[live]) + nw if live.any() else nw
-    return _Problem(np.ascontiguousarray(U[keep]), beta[keep], int(newidx[iw]), nw, relu_out, scale)
+    scale = float(np.abs(coef).sum()) + nw / S
+    return _Problem(np.ascontiguousarray(U[keep]), beta[keep], int(newidx[iw]), nw / S, relu_out, scale, S)
 
 
 def _cap_max(t: np.ndarray, s: np.ndarray, n: np.ndarray, cosa: np.ndarray, sina: np.ndarray) -> np.ndarray:
@@ -222,13 +274,15 @@ def _piece_max_pm(L: np.ndarray, C: np.ndarray, cosa: np.ndarray, sina: np.ndarr
     return out
 
 
-def _few_kinks_bound(P: _Problem, C, cosa, sina, act, cross, hlo, hhi, need, ncross_max: int):
+def _few_kinks_bound(P: _Problem, C, cosa, sina, act, kinks, hlo, hhi, need, ncross_max: int):
     """Near-exact bounds on the cells in ``need`` crossed by at most ``ncross_max`` kinks.
 
-    With the crossing units J known, the cap splits into 2^|J| pieces on each
-    of which h and f are linear (and, for a relu output where h changes sign,
-    each piece splits once more along h = 0).  |g - f| on a piece is then
-    the max of +-L over a cap cut by half-spaces (:func:`_piece_max_pm`).
+    ``act`` (N x m) marks units active on the whole cell, ``kinks`` = (rows,
+    columns) the units whose kink may cross it, in row-major order.  With the
+    crossing units J known, the cell splits into 2^|J| pieces on each of
+    which h and f are linear (and, for a relu output where h changes sign,
+    each piece splits once more along h = 0).  |g - f| on a piece is at most
+    the max of +-L over the cap cut by half-spaces (:func:`_piece_max_pm`).
     Returns (bound, point) with bound = inf where not computed.
     """
     N, d = C.shape
@@ -237,23 +291,30 @@ def _few_kinks_bound(P: _Problem, C, cosa, sina, act, cross, hlo, hhi, need, ncr
     beta_f[iw] = nw
     bound = np.full(N, np.inf)
     Xout = C.copy()
-    ncross = cross.sum(axis=1)
+    if not need.any():
+        return bound, Xout
+    rel = beta != 0  # units that do not change the error cannot cut it into pieces
+    rel[iw] = True if P.relu_out else beta[iw] != nw
+    ki, kj = kinks
+    keep = rel[kj] & need[ki]
+    ki, kj = ki[keep], kj[keep]
+    ncross = np.bincount(ki, minlength=N)
     for r in range(ncross_max + 1):
-        rows = need & (ncross == r)
+        sel = need & (ncross == r)
         if P.relu_out:
-            rows &= hhi > 0.0  # where h <= 0 throughout, g = 0 and the cap bound of f is exact
+            sel &= hhi > 0.0  # where h <= 0 throughout, g = 0 and the cap bound of f is exact
             if r == 0:
-                rows &= hlo < 0.0  # no kink at all: the relaxation is exact there
+                sel &= hlo < 0.0  # no kink at all: the relaxation is exact there
         elif r == 0:
             continue
-        ii = np.flatnonzero(rows)
+        ii = np.flatnonzero(sel)
         if ii.size == 0:
             continue
+        idx = kj[sel[ki]].reshape(ii.size, r)
         Cg, cg, sg = C[ii], cosa[ii], sina[ii]
         actg = act[ii]
-        p0 = (actg * beta) @ U
+        p0 = actg @ P.bU
         f0 = (nw * actg[:, iw])[:, None] * U[iw]
-        idx = np.nonzero(cross[ii])[1].reshape(ii.size, r)
         Dir = U[idx]  # (n, r, d)
         bh, bf = beta[idx], beta_f[idx]
         faces = [_Face(Cg, Dir[:, j], cg, sg) for j in range(r)]
@@ -296,32 +357,88 @@ def _evaluate_points(P: _Problem, X: np.ndarray) -> np.ndarray:
     return g - P.nw * np.maximum(T[:, P.iw], 0.0)
 
 
-def _cell_bounds(P: _Problem, C: np.ndarray, rho: np.ndarray, slack: float, thr: float = -np.inf):
-    """Bounds on sup |g - f| over caps (centre C (N x d), chord radius rho),
-    plus the exact signed error at the centres and at one candidate point per cap."""
+def _cell_bounds(P: _Problem, C: np.ndarray, rho: np.ndarray, slack: float, thr: float = -np.inf, box=None):
+    """Upper bounds on sup |g - f| over cells, given their caps (centre C
+    (N x d), chord radius rho) and optionally their boxes (from :func:`_caps`),
+    plus the exact signed error at the centres and at candidate points of
+    the cells whose bound exceeds ``thr``."""
     U, beta, iw, nw = P.U, P.beta, P.iw, P.nw
-    T = C @ U.T  # (N, m)
+    N, d = C.shape
+    T = C @ U.T
     r = rho[:, None]
-    up = T + r
-    lo = T - r
-    inv2r = 1.0 / (2.0 * r)
-    lam = np.clip(up * inv2r, 0.0, 1.0)
-    mu = np.maximum(up, 0.0) * np.maximum(-lo, 0.0) * (0.5 * inv2r)
+    # Most (cell, unit) pairs are decided by the cap alone: active where
+    # <a, c> >= rho, inactive where <a, c> <= -rho.  Only the few candidates
+    # in between are worked on, as a sparse list of (row, column) entries.
+    act = T >= r
+    cand = T > -r
+    cand &= ~act
+    ci, cj = np.nonzero(cand)
+    del cand
+    t = T[ci, cj]
+    rr = rho[ci]
+    lo = t - rr
+    up = t + rr
+    if box is not None:
+        # On the cell, <a, x> has the sign of <a, y> over the cell's box, which
+        # is tighter than the cap for most directions: bound <a, y> and divide
+        # by the range of ||y||.
+        ny, hwf, ymin, ymax = box
+        nyc = ny[ci]
+        ty = t * nyc
+        if ci.size * 4 > T.size:  # mostly candidates (big cells): one product beats gathers
+            ry = (hwf @ P.absU.T)[ci, cj]
+        else:
+            ry = _rowdot(hwf[ci], P.absU[cj])
+        ry += (8 * (d + 2) * _ULP) * nyc
+        nl = ty - ry
+        nu = ty + ry
+        np.maximum(lo, nl / np.where(nl >= 0.0, ymax[ci], ymin[ci]), out=lo)
+        np.minimum(up, nu / np.where(nu >= 0.0, ymin[ci], ymax[ci]), out=up)
+    on = lo >= 0.0
+    crs = (lo < 0.0) & (up > 0.0)
+    width = np.where(crs, up - lo, 1.0)
+    # Triangle relaxation: relu(u) = lam u + mu + R, |R| <= mu, for u in [lo, up].
+    lam_s = np.where(crs, up / width, on.astype(np.float64))
+    mu_s = np.where(crs, 0.5 * up * (-lo) / width, 0.0)
+    bc = beta[cj]
 
-    # Centre values come for free from T.
-    reluT = np.maximum(T, 0.0)
-    hc = reluT @ beta
+    actf = act.astype(np.float64)
+    Ph = actf @ P.bU  # linear part of h
+    if ci.size:
+        contrib = lam_s[:, None] * P.bU[cj]
+        for k in range(d):
+            Ph[:, k] += np.bincount(ci, contrib[:, k], minlength=N)
+    Ch = np.bincount(ci, mu_s * bc, minlength=N)
+    Eh = np.bincount(ci, mu_s * np.abs(bc), minlength=N)
+    at_w = cj == iw
+    lam_w = actf[:, iw].copy()
+    lam_w[ci[at_w]] = lam_s[at_w]
+    mu_w = np.zeros(N)
+    mu_w[ci[at_w]] = mu_s[at_w]
+
+    # Interval range of h, each unit between relu(l) and relu(U): cap-active
+    # units give beta t -+ |beta| rho, candidates their own interval.
+    Ta = T * actf
+    hb = Ta @ beta
+    Sa = actf @ P.absbeta
+    rl_s = np.maximum(lo, 0.0)
+    ru_s = np.maximum(up, 0.0)
+    bp, bn = np.maximum(bc, 0.0), np.minimum(bc, 0.0)
+    hlo = hb - rho * Sa + np.bincount(ci, rl_s * bp + ru_s * bn, minlength=N)
+    hhi = hb + rho * Sa + np.bincount(ci, ru_s * bp + rl_s * bn, minlength=N)
+
+    # Centre values: relu(t) is t on cap-active entries and 0 on inactive ones.
+    tw = T[:, iw]
+    hc = hb + np.bincount(ci, np.maximum(t, 0.0) * bc, minlength=N)
     gc = np.maximum(hc, 0.0) if P.relu_out else hc
-    diff_c = gc - nw * reluT[:, iw]
+    diff_c = gc - nw * np.maximum(tw, 0.0)
+    if on.any():
+        act[ci[on], cj[on]] = True  # the box showed these never switch off
+    kinks = (ci[crs], cj[crs])
 
     cosa = np.maximum(1.0 - 0.5 * rho * rho, -1.0)
     sina = rho * np.sqrt(np.maximum(1.0 - 0.25 * rho * rho, 0.0))
 
-    lam_w = lam[:, iw]
-    mu_w = mu[:, iw]
-    Ph = (lam * beta) @ U  # linear part of h
-    Ch = mu @ beta
-    Eh = mu @ P.absbeta
     bw = beta[iw]
     Q = Ph - (nw * lam_w)[:, None] * U[iw]  # linear part of h - f (target merged in)
     Cd = Ch - nw * mu_w
@@ -336,16 +453,9 @@ def _cell_bounds(P: _Problem, C: np.ndarray, rho: np.ndarray, slack: float, thr:
     Bd = np.maximum(qmax, -qmin) + Ed  # bound on |h - f|
 
     # Target range on the cap (exact up to rounding).
-    tw = T[:, iw]
     sw = np.linalg.norm(U[iw][None, :] - tw[:, None] * C, axis=1)
     fhi = nw * np.maximum(_cap_max(tw, sw, 1.0, cosa, sina), 0.0)
     flo = nw * np.maximum(-_cap_max(-tw, sw, 1.0, cosa, sina), 0.0)
-
-    # Interval range of h: each unit between relu(l) and relu(U).
-    a = np.maximum(lo, 0.0) * beta
-    c = np.maximum(up, 0.0) * beta
-    hlo = np.minimum(a, c).sum(axis=1)
-    hhi = np.maximum(a, c).sum(axis=1)
 
     if P.relu_out:
         tp = _rowdot(Ph, C)
@@ -365,17 +475,9 @@ def _cell_bounds(P: _Problem, C: np.ndarray, rho: np.ndarray, slack: float, thr:
         interval = np.maximum(hhi - flo, fhi - hlo)
         use_w = np.zeros(C.shape[0], dtype=bool)
     bound = np.minimum(model, interval)
-    act = lo >= 0.0
-    if P.relu_out:
-        rel = beta != 0
-        rel[iw] = True
-    else:
-        rel = beta != 0
-        rel[iw] = bw != nw
-    cross = (mu > 0.0) & rel
     # Only where the cheap bound leaves the cell open is the finer one worth its cost.
     need = bound + slack > thr
-    few, Xfew = _few_kinks_bound(P, C, cosa, sina, act, cross, hlo, hhi, need, _MAX_EXACT_KINKS)
+    few, Xfew = _few_kinks_bound(P, C, cosa, sina, act, kinks, hlo, hhi, need, _MAX_EXACT_KINKS)
     bound = np.minimum(bound, few) + slack
 
     # Candidates, only in open cells (elsewhere they cannot lift the lower
@@ -385,8 +487,7 @@ def _cell_bounds(P: _Problem, C: np.ndarray, rho: np.ndarray, slack: float, thr:
     Cn = C[ii]
     V = np.where(pos_side[ii, None], Q[ii], -Q[ii])
     V[use_w[ii]] = U[iw]
-    (_, Xp, _), (_, Xm, _) = _cap_argmax_pm(V, Cn, cosa[ii], sina[ii])
-    X = Xp
+    X = _cap_argmax_pm(V, Cn, cosa[ii], sina[ii])[0][1]
     use_few = np.isfinite(few[ii])
     X[use_few] = Xfew[ii[use_few]]
     X /= _rownorm(X)[:, None]
@@ -411,35 +512,46 @@ class _Faces:
         return Y
 
 
-def _caps(faces: _Faces, face: np.ndarray, z: np.ndarray, hw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _caps(faces: _Faces, face: np.ndarray, z: np.ndarray, hw: np.ndarray):
+    """Cap centre and chord radius of each cell, and its box (||y_c||, half
+    widths in all d coordinates, min and max of ||y|| over the box)."""
     Y = faces.centres(face, z)
-    ny = np.linalg.norm(Y, axis=1)
+    ny = _rownorm(Y)
     C = Y / ny[:, None]
-    nh = np.linalg.norm(hw, axis=1)
+    nh = _rownorm(hw)
     rho = nh / np.maximum(1.0, ny - nh)
     # A few ulps of headroom: C is unit only up to rounding.
     rho = rho * (1.0 + 16 * _ULP) + 16 * faces.d * _ULP
-    return C, rho
+    az = np.abs(z)
+    ymin = np.sqrt(1.0 + (np.maximum(az - hw, 0.0) ** 2).sum(axis=1)) * (1.0 - 4 * faces.d * _ULP)
+    ymax = np.sqrt(1.0 + ((az + hw) ** 2).sum(axis=1)) * (1.0 + 4 * faces.d * _ULP)
+    hwf = np.zeros_like(Y)
+    hwf[np.arange(Y.shape[0])[:, None], faces.free[face]] = hw
+    return C, rho, (ny, hwf, ymin, ymax)
 
 
-def _split(face: np.ndarray, z: np.ndarray, hw: np.ndarray, r: int):
-    """Halve each cell along its r widest free coordinates: 2^r children each."""
+def _split(face: np.ndarray, z: np.ndarray, lev: np.ndarray, hw0: float, r: int):
+    """Halve each cell along its r widest free coordinates: 2^r children each.
+
+    Half widths are stored as levels, hw = hw0 * 2^-lev: halving is exact in
+    binary, so the children tile their parent up to the rounding of z (which
+    the padding of every bound covers)."""
     N, dm1 = z.shape
     if r == dm1:
         axes = np.broadcast_to(np.arange(dm1), (N, dm1))
     else:
-        axes = np.argsort(-hw, axis=1, kind="stable")[:, :r]
+        axes = np.argsort(lev, axis=1, kind="stable")[:, :r]
     signs = ((np.arange(2**r)[:, None] >> np.arange(r)[None, :]) & 1) * 2.0 - 1.0  # (2^r, r)
     rows = np.arange(N)[:, None]
-    half = hw[rows, axes] * 0.5  # (N, r)
-    newhw = hw.copy()
-    newhw[rows, axes] = half
+    newlev = lev.copy()
+    newlev[rows, axes] += 1
+    half = hw0 * np.exp2(-newlev[rows, axes].astype(np.float64))  # (N, r)
     offs = np.zeros((2**r, N, dm1))
     offs[:, rows, axes] = signs[:, None, :] * half[None, :, :]
     cz = (z[None, :, :] + offs).reshape(-1, dm1)
-    chw = np.broadcast_to(newhw, (2**r, N, dm1)).reshape(-1, dm1)
+    clev = np.broadcast_to(newlev, (2**r, N, dm1)).reshape(-1, dm1)
     cface = np.broadcast_to(face, (2**r, N)).reshape(-1)
-    return cface, cz, np.ascontiguousarray(chw)
+    return cface, cz, np.ascontiguousarray(clev)
 
 
 class _Pool:
@@ -483,17 +595,25 @@ def sup_error_sphere(
 
     g(x) = out(sum_k b_k relu(<A_k, x>)) with out = relu or the identity
     (``output``), f(x) = relu(<w, x>); A is (k x d), b (k,), w (d,), d >= 2
-    (meant for d >= 3; d = 2 has the exact :func:`sup_error_circle`).
+    (meant for d >= 3; d = 2 has the exact :func:`sup_error_circle`).  Both
+    are positively 1-homogeneous, so this is also the sup over the unit ball.
 
-    ``lower`` is the largest |g - f| found at evaluated sphere points, less a
-    float-rounding slack; ``upper`` is a proven bound (branch and bound over
-    caps, see the module docstring).  Stops when upper - lower <= ``tol``;
-    with ``eps`` given, also as soon as upper <= eps or lower > eps; at the
-    latest after ``max_cells`` cells (``stats["stop"] == "max_cells"``, the
-    interval is then still honest but wider than ``tol``).
-    ``initial_split`` cells per face edge start the search (default
-    :func:`default_initial_split`).  Witnesses are the worst points found,
-    worst first, with the signed g - f there.
+    ``lower`` is the largest |g - f| at the sphere points evaluated, less a
+    float-rounding slack (``witnesses[0]`` attains it); ``upper`` is a
+    proven bound: the largest padded bound over cells covering the sphere
+    (see the module docstring).  Stops when upper - lower <= ``tol``; with
+    ``eps`` given, also as soon as upper <= eps or lower > eps; at the latest
+    after ``max_cells`` cells (the 2d starting cells are always evaluated),
+    with the honest, wider interval reached so far.
+
+    ``stats``: ``stop`` ("tol", "decided" (by eps), "max_cells", or
+    "precision" when ``tol`` is below the float resolution of the bounds),
+    ``cells`` evaluated, ``open_cells`` left, ``iterations``, ``depth`` (most
+    halvings of a cell edge), ``initial_split`` (cells per face edge at the
+    start, default :func:`default_initial_split`), ``directions`` (distinct
+    unit directions after merging), ``kept_units``, ``slack`` and
+    ``seconds``.  Witnesses: up to ``n_witnesses`` distinct points, worst
+    first, with the signed g - f there.
     """
     t_start = time.perf_counter()
     check_choice("output", output, OUTPUTS)
@@ -514,57 +634,85 @@ def sup_error_sphere(
         raise InvalidArgument("A, b and w must contain only finite numbers")
     m0 = default_initial_split(d) if initial_split is None else check_int("initial_split", initial_split, minimum=1)
 
-    relu_out = output == "relu"
+    with _single_threaded_blas():
+        return _branch_and_bound(
+            A, b, w, relu_out=output == "relu", tol=tol, eps=eps, n_witnesses=n_witnesses,
+            max_cells=max_cells, m0=m0, t_start=t_start,
+        )
+
+
+def _branch_and_bound(
+    A: np.ndarray,
+    b: np.ndarray,
+    w: np.ndarray,
+    *,
+    relu_out: bool,
+    tol: float,
+    eps: float | None,
+    n_witnesses: int,
+    max_cells: int,
+    m0: int,
+    t_start: float,
+) -> ErrorBound:
+    d = w.shape[0]
     P = _merge(A, b, w, relu_out)
+    S = P.unit_scale  # the search runs in units of S
+    tol = tol / S
+    eps = None if eps is None else eps / S
     m = P.U.shape[0]
     k = A.shape[0]
     # Every computed quantity is a sum of at most ~(m + d) products bounded by scale.
     unit = (m + k + d + 4) * _ULP * P.scale
     slack_eval = 4.0 * unit  # |computed - true| of g - f at one point
     slack_bound = 32.0 * unit  # cap bounds: a few more operations, ulp-level each
-    tol_eff = max(tol - 3.0 * slack_eval, 8.0 * slack_eval)
+    # Below a few slacks the gap cannot close (every bound carries slack_bound):
+    # such a tol ends with stats["stop"] == "precision" instead of running on.
+    tol_eff = max(tol - 3.0 * slack_eval, 2.0 * slack_bound + 4.0 * slack_eval)
 
     faces = _Faces(d)
     dm1 = d - 1
     r = min(dm1, _MAX_SPLIT_AXES)
     nchild = 2**r
-    cap_children = max(nchild, _BATCH_FLOATS // (m + d + 8) // nchild * nchild)
+    cap_children = max(nchild, _BATCH_CELLS // nchild * nchild)
+    chunk = max(64, _CHUNK_FLOATS // (m + d + 8))
 
     # Initial grid: m0^(d-1) cells on each face.
     ticks = (np.arange(m0) + 0.5) * (2.0 / m0) - 1.0
     grid = np.stack(np.meshgrid(*([ticks] * dm1), indexing="ij"), axis=-1).reshape(-1, dm1)
     face = np.repeat(np.arange(2 * d), grid.shape[0])
     z = np.tile(grid, (2 * d, 1))
-    hw = np.full_like(z, 1.0 / m0)
     if face.shape[0] > max_cells:  # honour the budget even at the start
         m0 = 1
-        face, z, hw = np.arange(2 * d), np.zeros((2 * d, dm1)), np.ones((2 * d, dm1))
+        face, z = np.arange(2 * d), np.zeros((2 * d, dm1))
+    hw0 = 1.0 / m0
+    lev = np.zeros(z.shape, dtype=np.int8)  # per-axis halvings: 1 byte, not 8, per coordinate
 
     pool = _Pool(n_witnesses, d)
     cells = 0
     settled_max = -np.inf
     iterations = 0
-    depth_min_hw = float(hw.max()) if hw.size else 1.0
+    depth = 0
 
     def thr_now() -> float:
         """Cells bounded at or below this are settled."""
         thr = pool.best + tol_eff
         return thr if eps is None else max(thr, eps)
 
-    def evaluate(face, z, hw):
+    def evaluate(face, z, lev):
         nonlocal cells
         out_b = np.empty(face.shape[0])
-        step = max(1, cap_children)
+        step = chunk
         for s in range(0, face.shape[0], step):
             sl = slice(s, s + step)
-            C, rho = _caps(faces, face[sl], z[sl], hw[sl])
-            bound, dc, X, dx = _cell_bounds(P, C, rho, slack_bound, thr_now())
+            hw = hw0 * np.exp2(-lev[sl].astype(np.float64))
+            C, rho, box = _caps(faces, face[sl], z[sl], hw)
+            bound, dc, X, dx = _cell_bounds(P, C, rho, slack_bound, thr_now(), box)
             out_b[sl] = bound
             pool.offer(np.vstack([C, X]), np.concatenate([dc, dx]))
         cells += face.shape[0]
         return out_b
 
-    bound = evaluate(face, z, hw)
+    bound = evaluate(face, z, lev)
     stop = None
     while True:
         lower_run = pool.best
@@ -572,17 +720,20 @@ def sup_error_sphere(
         keep = bound > thr
         if not keep.all():
             settled_max = max(settled_max, float(bound[~keep].max()))
-            face, z, hw, bound = face[keep], z[keep], hw[keep], bound[keep]
+            face, z, lev, bound = face[keep], z[keep], lev[keep], bound[keep]
         open_max = float(bound.max()) if bound.size else -np.inf
         upper_run = max(settled_max, open_max)
-        if eps is not None and lower_run - slack_eval > eps:
+        # The reported lower bound is recomputed with the caller's weights,
+        # which may differ by slack_eval, and then lowered by slack_eval.
+        if eps is not None and lower_run - 3 * slack_eval > eps:
             stop = "decided"
             break
-        if eps is not None and upper_run <= eps:
+        if eps is not None and upper_run * (1 + 8 * _ULP) <= eps:  # still so after scaling back
             stop = "decided"
             break
         if bound.size == 0:
-            stop = "tol" if upper_run - (lower_run - 2 * slack_eval) <= tol else "precision"
+            gap = upper_run * (1 + 8 * _ULP) - (lower_run - 2 * slack_eval)
+            stop = "tol" if gap <= tol else "precision"
             break
         n_par = min(bound.size, cap_children // nchild, (max_cells - cells) // nchild)
         if n_par <= 0:
@@ -593,17 +744,20 @@ def sup_error_sphere(
             sel[np.argpartition(bound, bound.size - n_par)[bound.size - n_par :]] = True
         else:
             sel = np.ones(bound.size, dtype=bool)
-        cf, cz, chw = _split(face[sel], z[sel], hw[sel], r)
-        depth_min_hw = min(depth_min_hw, float(chw.min()))
-        cb = evaluate(cf, cz, chw)
+        if int(lev[sel].max()) >= _MAX_LEVEL:
+            stop = "precision"  # cells near the float resolution: splitting cannot help
+            break
+        cf, cz, clev = _split(face[sel], z[sel], lev[sel], hw0, r)
+        depth = max(depth, int(clev.max()))
+        cb = evaluate(cf, cz, clev)
         rest = ~sel
         face = np.concatenate([face[rest], cf])
         z = np.concatenate([z[rest], cz])
-        hw = np.concatenate([hw[rest], chw])
+        lev = np.concatenate([lev[rest], clev])
         bound = np.concatenate([bound[rest], cb])
         iterations += 1
 
-    # Report values recomputed with the caller's own weights.
+    # Report values recomputed with the caller's own weights, in their units.
     Xw = pool.X
     diff = np.maximum(Xw @ A.T, 0.0) @ b if k else np.zeros(Xw.shape[0])
     if relu_out:
@@ -612,8 +766,8 @@ def sup_error_sphere(
     order = np.argsort(-np.abs(diff), kind="stable")
     Xw, diff = Xw[order], diff[order]
     best = float(np.abs(diff[0])) if diff.size else 0.0
-    lower = max(0.0, best - slack_eval)
-    upper = max(upper_run, lower)
+    lower = max(0.0, best - slack_eval * S)
+    upper = max(upper_run * S * (1.0 + 4 * _ULP), lower)
     return ErrorBound(
         lower=lower,
         upper=float(upper),
@@ -625,11 +779,11 @@ def sup_error_sphere(
             "cells": int(cells),
             "open_cells": int(bound.size),
             "iterations": iterations,
-            "depth": int(round(np.log2(1.0 / (m0 * depth_min_hw)))),
+            "depth": depth,
             "initial_split": m0,
             "directions": m,
             "kept_units": k,
-            "slack": slack_bound,
+            "slack": float(slack_bound * S),
             "seconds": time.perf_counter() - t_start,
         },
     )

@@ -27,11 +27,15 @@ paired seed resamples.
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..sweep.config import SweepConfig
 
 __all__ = [
     "brackets",
@@ -73,14 +77,22 @@ def brackets(rows: Iterable[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
 
 def median(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Median ignoring NaN (missing trials); inf (not reached) counts as large."""
-    with np.errstate(invalid="ignore"):
+    x = np.asarray(x, float)
+    if not np.isnan(x).any():  # the common case, and much faster than nanmedian
+        return np.median(x, axis=axis)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN slice is NaN, as meant
         return np.nanmedian(x, axis=axis)
 
 
 def upper_quantile(x: np.ndarray, q: float, axis: int = -1) -> np.ndarray:
     """The q-quantile as an order statistic (no interpolation: an n* that
     some seed needs), ignoring NaN."""
-    with np.errstate(invalid="ignore"):
+    x = np.asarray(x, float)
+    if not np.isnan(x).any():
+        return np.quantile(x, q, axis=axis, method="inverted_cdf")
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanquantile(x, q, axis=axis, method="inverted_cdf")
 
 
@@ -131,24 +143,43 @@ def success_curve(lo: np.ndarray, hi: np.ndarray, widths: np.ndarray) -> tuple[n
 
 
 # fits -------------------------------------------------------------------------
+def _linfit(x: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares (slope, intercept) of each row of Y against x, vectorised."""
+    x = np.asarray(x, float)
+    Y = np.asarray(Y, float)
+    xc = x - x.mean()
+    slope = (Y - Y.mean(axis=-1, keepdims=True)) @ xc / (xc @ xc)
+    return slope, Y.mean(axis=-1) - slope * x.mean()
+
+
 def fit_power(eps: Sequence[float], n: Sequence[float]) -> dict[str, float]:
     """n = C eps^-alpha by least squares on log n = log C + alpha log(1/eps)."""
     x, y = np.log(1.0 / np.asarray(eps, float)), np.log(np.asarray(n, float))
-    alpha, logc = np.polyfit(x, y, 1)
-    return {"C": float(math.exp(logc)), "alpha": float(alpha), "r2": _r2(x, y, alpha, logc)}
+    alpha, logc = _linfit(x, y)
+    return {"C": float(math.exp(logc)), "alpha": float(alpha), "r2": _r2(x, y, float(alpha), float(logc))}
 
 
 def fit_log(eps: Sequence[float], n: Sequence[float]) -> dict[str, float]:
     """n = a + b log(1/eps) by least squares."""
     x, y = np.log(1.0 / np.asarray(eps, float)), np.asarray(n, float)
-    b, a = np.polyfit(x, y, 1)
-    return {"a": float(a), "b": float(b), "r2": _r2(x, y, b, a)}
+    b, a = _linfit(x, y)
+    return {"a": float(a), "b": float(b), "r2": _r2(x, y, float(b), float(a))}
 
 
 def _r2(x: np.ndarray, y: np.ndarray, slope: float, icpt: float) -> float:
     ss = float(((y - y.mean()) ** 2).sum())
     res = float(((y - (slope * x + icpt)) ** 2).sum())
     return 1.0 - res / ss if ss > 0 else 1.0
+
+
+def _fit_many(model: str, eps: np.ndarray, N: np.ndarray) -> dict[str, np.ndarray]:
+    """The fit of each row of N (resamples x eps), vectorised."""
+    x = np.log(1.0 / eps)
+    if model == "power":
+        alpha, logc = _linfit(x, np.log(N))
+        return {"C": np.exp(logc), "alpha": alpha}
+    b, a = _linfit(x, N)
+    return {"a": a, "b": b}
 
 
 FIT_MODELS = {
@@ -194,19 +225,15 @@ def fit_with_ci(
     rng = rng if rng is not None else np.random.default_rng(_SEED)
     sub_lo, sub_hi = lo[use], hi[use]
     n_seeds = sub_lo.shape[1]
-    draws: dict[str, list[float]] = {p: [] for p in spec["params"]}
-    for _ in range(resamples):
-        cols = rng.integers(0, n_seeds, size=n_seeds)
-        med = midpoint(median(sub_lo[:, cols], axis=1), median(sub_hi[:, cols], axis=1))
-        if not np.all(np.isfinite(med)):  # a resample that drew only missing trials of some eps
-            continue
-        f = spec["fn"](eps[use], med)
-        for p in spec["params"]:
-            draws[p].append(f[p])
+    cols = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    # (eps, resamples, seeds) -> medians (resamples, eps), paired: one seed draw for every eps
+    med = midpoint(median(sub_lo[:, cols], axis=2), median(sub_hi[:, cols], axis=2)).T
+    ok = np.all(np.isfinite(med), axis=1)  # drop resamples that drew only missing trials of some eps
+    draws = _fit_many(model, eps[use], med[ok])
     p_lo, p_hi = _level(confidence)
     params = {}
     for p in spec["params"]:
-        values = np.asarray(draws[p])
+        values = draws[p]
         ci = (float(np.percentile(values, p_lo)), float(np.percentile(values, p_hi))) if values.size else (math.nan, math.nan)
         params[p] = {"estimate": point[p], "ci": list(ci)}
     return {
@@ -260,9 +287,10 @@ def _num(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def analyze(rows: list[dict[str, Any]], config: Any) -> dict[str, Any]:
+def analyze(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str, Any]:
     """Everything the report shows, JSON-ready: ``trials``, ``groups``,
-    ``success``, ``fits``, ``gap``, ``reference``.
+    ``success`` (P(n* <= n) at each width where it changes, proven and
+    possible), ``fits``, ``gap``, ``reference``.
 
     ``rows``: results rows (``Store.rows()``); ``config``: the sweep
     (:class:`~prunegap.sweep.config.SweepConfig`), for the planned trials,
@@ -320,6 +348,15 @@ def analyze(rows: list[dict[str, Any]], config: Any) -> dict[str, Any]:
             }
         )
 
+    success = []
+    for g in gstats:
+        lo = np.array([x for x in g["n_lo"]], float)
+        hi = np.array([x if x is not None else math.inf for x in g["n_hi"]], float)
+        widths = np.unique(np.concatenate([lo, hi[np.isfinite(hi)]]))
+        proven, possible = success_curve(lo, hi, widths)
+        success.append({"study": g["study"], "d": g["d"], "eps": g["eps"], "widths": [int(w) for w in widths],
+                        "proven": [float(p) for p in proven], "possible": [float(p) for p in possible]})
+
     fits = []
     for s in config.studies:
         if s.fit == "none":
@@ -347,6 +384,7 @@ def analyze(rows: list[dict[str, Any]], config: Any) -> dict[str, Any]:
     return {
         "trials": trials,
         "groups": gstats,
+        "success": success,
         "fits": fits,
         "gap": gap,
         "reference": _reference(gstats),
@@ -354,7 +392,7 @@ def analyze(rows: list[dict[str, Any]], config: Any) -> dict[str, Any]:
     }
 
 
-def _study_order(config: Any, name: str) -> int:
+def _study_order(config: "SweepConfig", name: str) -> int:
     names = [s.name for s in config.studies]
     return names.index(name) if name in names else len(names)
 
@@ -375,7 +413,8 @@ def _ratio(gn: Group, gd: Group, confidence: float, resamples: int, rng: np.rand
         r_lo = median(nl[idx], axis=1) / median(dh[idx], axis=1)
         r_hi = median(nh[idx], axis=1) / median(dl[idx], axis=1)
     p_lo, p_hi = _level(confidence)
-    ci = (float(np.nanpercentile(r_lo, p_lo)), float(np.nanpercentile(r_hi, p_hi)))
+    with np.errstate(invalid="ignore"):  # order statistics: no interpolation between inf and inf
+        ci = (float(np.nanpercentile(r_lo, p_lo, method="lower")), float(np.nanpercentile(r_hi, p_hi, method="higher")))
     mid_n = float(midpoint(median(nl), median(nh)))
     mid_d = float(midpoint(median(dl), median(dh)))
     finite = math.isfinite(float(median(nh))) and math.isfinite(float(median(dh)))

@@ -177,8 +177,6 @@ def figure_success(analysis: dict[str, Any]):
     studies = list(dict.fromkeys(g["study"] for g in analysis["groups"]))
     dims = _dims(analysis)
     fig, axes = _new_figure(max(len(dims), 1), max(len(studies), 1), height=2.5)
-    all_eps = sorted({g["eps"] for g in analysis["groups"]})
-    norm = mcolors.LogNorm(vmin=min(all_eps), vmax=max(all_eps)) if len(all_eps) > 1 else None
     cmap = matplotlib.colormaps["viridis"]
     for i, study in enumerate(studies):
         for j, d in enumerate(dims):
@@ -192,6 +190,8 @@ def figure_success(analysis: dict[str, Any]):
                 ax.set_visible(False)
                 continue
             grid = np.unique(np.concatenate([[min(values) / 1.5], np.asarray(values, float), [max(values) * 1.5]]))
+            panel_eps = [g["eps"] for g in gs]  # colours span this panel's eps: every curve distinct
+            norm = mcolors.LogNorm(vmin=min(panel_eps), vmax=max(panel_eps)) if len(gs) > 1 else None
             for g in gs:
                 lo = np.array(g["n_lo"], float)
                 hi = np.array([v if v is not None else np.inf for v in g["n_hi"]], float)

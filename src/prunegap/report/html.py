@@ -149,8 +149,8 @@ def render_html(
             figures, "nstar", "n* against 1/eps",
             f"Medians of n* over seeds (solid), their {conf} bootstrap confidence bands (shaded), the {ql} quantile "
             "(dashed), the fitted scaling laws (dotted) and the paper's two bounds with fitted constants (grey). "
-            "A median that undecided trials leave open is drawn as the bar of values it is known to lie in "
-            "(open circle at its lower end, a triangle when it is unbounded above).",
+            "A median that undecided trials leave open is drawn as the bar of values it is known to lie in, "
+            "with an open circle at its midpoint (a triangle marks a bar unbounded above).",
         ),
         "<h2>Scaling fits</h2>",
         _table(["study", "d", "model", f"parameters [{conf} CI]", "R&sup2;", "eps fitted",

@@ -19,7 +19,7 @@ import hashlib
 import json
 import math
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -59,19 +59,24 @@ KNOWN_METHODS: tuple[tuple[str, str], ...] = (
     ("neuron", "mip"),
 )
 #: Solver options a study may pass, beyond the keyword parameters a solver's
-#: ``oracle`` declares itself (solvers take more through ``**options``).
+#: ``oracle``/``solve`` declare and the names in its ``option_names``
+#: attribute (solvers take options through ``**options``, so a typo would
+#: otherwise be ignored silently).  The MIP solvers' knobs are listed here
+#: until they declare ``option_names`` themselves.
 KNOWN_SOLVER_OPTIONS: tuple[str, ...] = (
     "node_limit",
     "max_rounds",
-    "max_iterations",
-    "iteration_limit",
     "time_limit",
     "memory_budget",
     "tol",
-    "mip_rel_gap",
-    "threads",
-    "points",
-    "margin",
+    "no_margin",
+    "initial_density",
+    "initial_points",
+    "witnesses",
+    "max_new_points",
+    "min_error_rtol",
+    "max_cells",
+    "descend",
 )
 _SCHEMA = 1  # bump when the meaning of a key changes
 _MAX_D = 64
@@ -285,8 +290,12 @@ def load_config(path: str | Path | None = None, *, quick: bool = False) -> Sweep
     return parse_config(user, quick=quick, source=source)
 
 
-def parse_config(user: dict[str, Any], *, quick: bool = False, source: str = "config") -> SweepConfig:
-    """Validate ``user`` (a parsed TOML document) laid over the defaults."""
+def parse_config(user: dict[str, Any], *, quick: bool = False, source: str = "config", stored: bool = False) -> SweepConfig:
+    """Validate ``user`` (a parsed TOML document) laid over the defaults.
+
+    ``stored``: the config comes from a results database, whose trials ran
+    already: its (paradigm, method) pairs are accepted even when this
+    installation lacks them, so that its report can still be built."""
     base = _parse_toml(default_toml(), "defaults.toml")
     v = _Validator(source)
     v.keys(user, "", _TOP_KEYS)
@@ -297,7 +306,7 @@ def parse_config(user: dict[str, Any], *, quick: bool = False, source: str = "co
             merged[key] = {**base.get(key, {}), **value}
         else:
             merged[key] = value
-    return _resolve(merged, v, quick=quick, source=source)
+    return _resolve(merged, v, quick=quick, source=source, stored=stored)
 
 
 class _Validator:
@@ -375,17 +384,17 @@ class _Validator:
         return tuple(sorted(eps, reverse=True))
 
     def seeds(self, value: Any, path: str) -> tuple[int, ...]:
+        rule = f"a number of seeds (an integer in [1, {_MAX_SEEDS}]) or a list of seeds"
         if isinstance(value, int) and not isinstance(value, bool):
-            n = self.int(value, path, 1, _MAX_SEEDS)
-            return tuple(range(n))
+            if not 1 <= value <= _MAX_SEEDS:
+                raise self.fail(f"{path} must be {rule}, got {value}")
+            return tuple(range(value))
         if isinstance(value, list):
             items = self.list(value, path, what="seeds (integers >= 0)")
             seeds = [self.int(x, f"{path}[{i}]", 0, 2**63 - 1) for i, x in enumerate(items)]
             self.distinct(seeds, path)
             return tuple(sorted(seeds))
-        raise self.fail(
-            f"{path} must be a number of seeds (an integer in [1, {_MAX_SEEDS}]) or a list of seeds, got {_kind(value)} {_show(value)}"
-        )
+        raise self.fail(f"{path} must be {rule}, got {_kind(value)} {_show(value)}")
 
     def distinct(self, items: list[Any], path: str) -> None:
         seen = set()
@@ -441,7 +450,7 @@ def _solver_params(paradigm: str, method: str) -> set[str]:
     from ..solvers.base import get_method
 
     solver = get_method(paradigm, method)
-    names: set[str] = set()
+    names: set[str] = set(getattr(solver, "option_names", ()))
     for fn in (solver.oracle, solver.solve):
         for p in inspect.signature(fn).parameters.values():
             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
@@ -449,7 +458,7 @@ def _solver_params(paradigm: str, method: str) -> set[str]:
     return names - {"self", "stream", "instance", "eps", "objective"}
 
 
-def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str) -> SweepConfig:
+def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str, stored: bool = False) -> SweepConfig:
     setting = v.table(raw.get("setting", {}), "setting")
     v.keys(setting, "setting", _SETTING_KEYS)
     init = v.choice(setting.get("init", "uniform"), "setting.init", INITS)
@@ -481,9 +490,14 @@ def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str) ->
         raise v.fail("studies is required: a list of [[studies]] tables")
     studies_raw = v.list(studies_raw, "studies", what="[[studies]] tables")
     known = _known_methods()
+    if stored:
+        for st in studies_raw:
+            if isinstance(st, dict) and isinstance(st.get("paradigm"), str) and isinstance(st.get("method"), str):
+                if st["method"] not in known.setdefault(st["paradigm"], []):
+                    known[st["paradigm"]].append(st["method"])
     studies: list[Study] = []
     for i, st in enumerate(studies_raw):
-        studies.append(_study(v, st, f"studies[{i}]", known, dims, eps_default, quick=quick, quick_eps=quick_eps))
+        studies.append(_study(v, st, f"studies[{i}]", known, dims, eps_default, quick=quick, quick_eps=quick_eps, stored=stored))
     names = [s.name for s in studies]
     for name in names:
         if names.count(name) > 1:
@@ -519,6 +533,7 @@ def _study(
     *,
     quick: bool,
     quick_eps: tuple[float, ...] | None,
+    stored: bool = False,
 ) -> Study:
     st = v.table(raw, path)
     v.keys(st, path, _STUDY_KEYS)
@@ -536,7 +551,7 @@ def _study(
     fit = v.choice(st.get("fit", DEFAULT_FIT.get(paradigm, "none")), f"{path}.fit", FITS)
 
     options = v.table(st.get("options", {}), f"{path}.options")
-    if options and method_available(paradigm, method):
+    if options and not stored and method_available(paradigm, method):
         allowed = sorted(_solver_params(paradigm, method) | set(KNOWN_SOLVER_OPTIONS))
         v.keys(options, f"{path}.options", allowed)
     for key, value in options.items():
@@ -579,8 +594,3 @@ def _study(
         name=name, paradigm=paradigm, method=method, grid=tuple(sorted(grid.items())),
         max_width=max_width, options=opts, fit=fit,
     )
-
-
-def with_analysis(config: SweepConfig, **changes: Any) -> SweepConfig:
-    """A copy with other report parameters (the trials stay the same)."""
-    return replace(config, analysis=replace(config.analysis, **changes))

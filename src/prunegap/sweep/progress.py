@@ -140,9 +140,8 @@ class RichProgress(_Counts):
 
         self.bar = Progress(
             TextColumn("[bold]gap[/bold]"),
-            BarColumn(),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
-            TextColumn("elapsed"),
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),

@@ -24,10 +24,14 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, TYPE_CHECKING, Any, Iterable
 
 from .._version import __version__
 from ..exceptions import InvalidArgument, PrunegapError
+
+if TYPE_CHECKING:
+    from ..masks import Masks
+    from .config import SweepConfig
 
 __all__ = ["Store", "COLUMNS", "DB_NAME", "EXPORT_FORMATS", "masks_of"]
 
@@ -128,7 +132,7 @@ class Store:
         return store
 
     @classmethod
-    def for_sweep(cls, folder: str | os.PathLike[str], config: Any) -> "Store":
+    def for_sweep(cls, folder: str | os.PathLike[str], config: "SweepConfig") -> "Store":
         """The folder's database for ``config``: created, or reopened when it
         holds the same sweep (resume); refused when it holds another one."""
         folder = Path(folder)
@@ -151,8 +155,10 @@ class Store:
             raise
         return store
 
-    def _create(self, config: Any) -> None:
+    def _create(self, config: "SweepConfig") -> None:
         cols = ", ".join(f"{_q(c)} {t}" for c, t, _ in COLUMNS)
+        # One transaction: a kill -9 never leaves tables without their fingerprint.
+        self.con.execute("BEGIN TRANSACTION")
         self.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         self.con.execute(f"CREATE TABLE trials ({cols})")
         self._set_meta(
@@ -167,6 +173,7 @@ class Store:
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             }
         )
+        self.con.execute("COMMIT")
 
     def _set_meta(self, items: dict[str, str]) -> None:
         for k, v in items.items():
@@ -188,7 +195,7 @@ class Store:
                 "rebuild it with the prunegap version that made it, or rerun the sweep into a new folder"
             )
 
-    def _check_same(self, config: Any) -> None:
+    def _check_same(self, config: "SweepConfig") -> None:
         meta = self.meta()
         if meta.get("fingerprint") == config.fingerprint():
             return
@@ -219,12 +226,12 @@ class Store:
     def meta(self) -> dict[str, str]:
         return dict(self.con.execute("SELECT key, value FROM meta").fetchall())
 
-    def config(self) -> Any:
+    def config(self) -> "SweepConfig":
         """The stored sweep (its resolved config), for reports."""
         from .config import _parse_toml, parse_config
 
         meta = self.meta()
-        cfg = parse_config(_parse_toml(meta["config_toml"], str(self.path)), source=str(self.path))
+        cfg = parse_config(_parse_toml(meta["config_toml"], str(self.path)), source=str(self.path), stored=True)
         return cfg if meta.get("quick") != "true" else _as_quick(cfg)
 
     def keys(self) -> set[str]:
@@ -301,13 +308,13 @@ class Store:
         self.con.execute(f"COPY ({query}) TO '{target}' ({options})")
 
 
-def _as_quick(cfg: Any) -> Any:
+def _as_quick(cfg: "SweepConfig") -> "SweepConfig":
     from dataclasses import replace
 
     return replace(cfg, quick=True)
 
 
-def masks_of(row: dict[str, Any]) -> Any:
+def masks_of(row: dict[str, Any]) -> "Masks | None":
     """The ticket of a row read with ``rows(masks=True)``, as :class:`~prunegap.masks.Masks`
     (None for a failed trial)."""
     from ..masks import Masks

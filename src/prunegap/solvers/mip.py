@@ -1,0 +1,948 @@
+"""Exact pruning by integer programming with cutting planes (THEORY §5).
+
+A *design* lists the columns a paradigm may keep: column j belongs to unit
+i(j) and computes phi_j(x) = v_i relu(<a_j, x>) with a_j = u_i * p_j for a 0/1
+input pattern p_j.  Neuron pruning has one column per unit (p = all ones);
+exact weight pruning has one per nonempty coordinate subset (2^d - 1 per
+unit, at most one of them kept).  The hidden sum of a choice s in {0,1}^J is
+h(x) = sum_j s_j phi_j(x) and, with f(x) = relu(<w, x>),
+
+    relu output:   |relu(h) - f| <= eps  <=>  h <= f + eps  and  (f > eps  =>  h >= f - eps)
+    linear output: |h - f| <= eps        <=>  f - eps <= h <= f + eps,
+
+so at a point x_g the requirement is a pair of linear inequalities in s.  At
+finitely many points these are *necessary* conditions: if no s satisfies them
+at the sampled points, no mask reaches eps on the sphere.  The loop
+
+    1. solve the integer program on the sample (HiGHS),
+    2. infeasible -> "no";  a candidate s -> evaluate it on the whole sphere
+       with prunegap's evaluator (exact in d = 2, a certified interval else),
+    3. certified error <= eps -> "yes"; otherwise add the candidate's worst
+       points to the sample and repeat,
+
+is a cutting-plane method: every round removes the last candidate, and the
+sample only grows, so rows (and, in width searches, columns) are added to one
+warm HiGHS model.
+
+Soundness.  HiGHS accepts violations up to its feasibility tolerance
+(1e-9 here), so infeasibility is proven for the looser system at
+eps + ``no_margin`` (1e-6 by default): the certificate reads "no mask
+reaches eps + margin", and the reported error_lower is eps + margin / 2,
+leaving the solver's tolerance three orders of magnitude of room.  A "yes"
+is never taken from the solver: the mask is re-evaluated by
+:func:`prunegap.errors.network_error`.  Minimal errors use the same sample
+with the error z as a variable; the solver's dual bound less the margin is
+the proven lower end.
+
+Every answer is a pure function of (instance, eps, options): the sample is
+deterministic (a grid in d = 2, a seeded stream otherwise), HiGHS runs on
+one thread with a fixed seed, and the limits that make a run stop early are
+counted in nodes and rounds (a wall-clock ``time_limit`` exists as an extra).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._validation import check_choice, check_int, check_positive_float
+from ..errors import ErrorBound, network_error
+from ..masks import Masks
+from ..network import Instance, UnitStream, draw_instance, stream_generator
+from ..setting import Setting
+from .base import OBJECTIVES, Outcome
+
+__all__ = [
+    "Design",
+    "NEURON",
+    "weight_design",
+    "MIPOptions",
+    "PointMIP",
+    "CuttingPlaneSolver",
+    "WidthOracle",
+    "MIPMethod",
+    "initial_points",
+    "violation_points",
+]
+
+BACKENDS: tuple[str, ...] = ("auto", "highs", "cpsat")
+_SAMPLE_STREAM = 17  # purpose of the seeded sample points in d >= 3 (see network.stream_generator)
+_TWO_PI = 2.0 * math.pi
+
+
+# --------------------------------------------------------------------------- designs
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """The columns one unit offers: 0/1 input patterns (p x d); at most one kept."""
+
+    name: str
+    patterns: Callable[[int], np.ndarray]  # d -> (p, d) uint8
+
+    def columns(self, U: np.ndarray, v: np.ndarray, first_unit: int = 0):
+        """Columns of units first_unit.. : effective A (J x d), b (J,), unit (J,), pattern index (J,)."""
+        k, d = U.shape
+        P = self.patterns(d)
+        p = P.shape[0]
+        A = (U[:, None, :] * P[None, :, :]).reshape(k * p, d)
+        b = np.repeat(v, p)
+        unit = np.repeat(np.arange(first_unit, first_unit + k), p)
+        pat = np.tile(np.arange(p), k)
+        return A, b, unit, pat
+
+    def masks(self, chosen: np.ndarray, unit: np.ndarray, pat: np.ndarray, width: int, d: int) -> Masks:
+        """The Masks of a 0/1 column choice on a width-``width`` network."""
+        P = self.patterns(d)
+        hidden = np.zeros((width, d), np.uint8)
+        out = np.zeros(width, np.uint8)
+        for j in np.flatnonzero(chosen):
+            i = int(unit[j])
+            if i < width:
+                hidden[i] = P[pat[j]]
+                out[i] = 1
+        return Masks(hidden, out)
+
+    @property
+    def one_per_unit(self) -> bool:
+        return self.name != "neuron"
+
+
+NEURON = Design("neuron", lambda d: np.ones((1, d), np.uint8))
+
+
+def _subset_patterns(d: int) -> np.ndarray:
+    """All nonempty subsets of the d coordinates, full set first, then by size."""
+    pats = [[(m >> j) & 1 for j in range(d)] for m in range(1, 2**d)]
+    pats.sort(key=lambda p: (-sum(p), [-x for x in p]))
+    return np.array(pats, np.uint8)
+
+
+def weight_design() -> Design:
+    """Exact weight pruning: each unit keeps one nonempty subset of its inputs, or nothing."""
+    return Design("weight-exact", _subset_patterns)
+
+
+# --------------------------------------------------------------------------- options
+
+
+@dataclass(frozen=True)
+class MIPOptions:
+    """Limits and knobs of the cutting-plane solver (all deterministic but ``time_limit``)."""
+
+    backend: str = "auto"  # "highs", "cpsat" (OR-Tools, when installed) or "auto" (cpsat if installed)
+    node_limit: int = 1_000_000  # HiGHS: branch-and-bound nodes of all MIP solves of one decision
+    conflict_limit: int = 5_000_000  # CP-SAT: conflicts of all solves of one decision
+    workers: int = 1  # CP-SAT workers (1: deterministic)
+    max_rounds: int = 400  # cutting-plane rounds of one decision
+    time_limit: float | None = None  # seconds of one decision (wall clock: an extra, not reproducible)
+    no_margin: float = 1e-6  # "no" is proven for eps + no_margin (absorbs the solver's tolerance)
+    initial_density: float = 2.0  # d = 2: the first sample is a grid of about initial_density / eps points
+    initial_points: int = 512  # d >= 3: seeded points on the sphere in the first sample
+    witnesses: int = 16  # d >= 3: worst points asked of the evaluator per candidate
+    max_new_points: int = 64  # points added per round, worst first
+    min_error_rtol: float = 1e-4  # min-error stops when upper - lower <= rtol * upper (+ no_margin)
+    tol: float = 1e-6  # evaluator interval width accepted in d >= 3
+    max_cells: int = 400_000  # evaluator cells in d >= 3
+    descend: bool = True  # width search: prove "no" right below the best width known
+
+    @classmethod
+    def from_kwargs(cls, options: dict[str, Any]) -> "MIPOptions":
+        """Picks the options this solver knows; others (e.g. memory_budget) are ignored."""
+        known = {k: options[k] for k in cls.__dataclass_fields__ if k in options and options[k] is not None}
+        o = cls(**known)
+        check_choice("backend", o.backend, BACKENDS)
+        if o.backend == "cpsat" and not sat_available():
+            from ..exceptions import InvalidArgument
+
+            raise InvalidArgument("backend 'cpsat' needs OR-Tools (pip install ortools), which is not installed")
+        check_int("node_limit", o.node_limit, minimum=1)
+        check_int("conflict_limit", o.conflict_limit, minimum=1)
+        check_int("workers", o.workers, minimum=1)
+        check_int("max_rounds", o.max_rounds, minimum=1)
+        if o.time_limit is not None:
+            check_positive_float("time_limit", o.time_limit)
+        check_positive_float("no_margin", o.no_margin)
+        check_positive_float("initial_density", o.initial_density)
+        check_int("initial_points", o.initial_points, minimum=1)
+        check_int("witnesses", o.witnesses, minimum=1)
+        check_int("max_new_points", o.max_new_points, minimum=1)
+        check_positive_float("min_error_rtol", o.min_error_rtol, allow_zero=True)
+        check_positive_float("tol", o.tol)
+        return o
+
+    def resolved_backend(self) -> str:
+        if self.backend == "auto":
+            return "cpsat" if sat_available() else "highs"
+        return self.backend
+
+
+# --------------------------------------------------------------------------- sample points
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def initial_points(setting: Setting, w: np.ndarray, seed: int, eps: float, opts: MIPOptions) -> np.ndarray:
+    """The first sample: deterministic in (setting, seed, eps, options).
+
+    d = 1: both points of the sphere (the sample is then complete).
+    d = 2: a grid of about initial_density / eps angles, phase-locked to w,
+    so that the maximum of f and its neighbourhood are sampled.
+    d >= 3: +-w, +-e_j and seeded uniform points.
+    """
+    d = setting.d
+    if d == 1:
+        return np.array([[1.0], [-1.0]])
+    if d == 2:
+        m = int(min(max(16, math.ceil(opts.initial_density / eps)), 200_000))
+        t = math.atan2(w[1], w[0]) + _TWO_PI * np.arange(m) / m
+        return np.stack([np.cos(t), np.sin(t)], axis=1)
+    wn = w / np.linalg.norm(w)
+    E = np.eye(d)
+    rng = stream_generator(seed, _SAMPLE_STREAM)
+    R = _unit_rows(rng.standard_normal((opts.initial_points, d)))
+    return np.vstack([wn, -wn, E, -E, R])
+
+
+def violation_points(
+    A: np.ndarray, b: np.ndarray, w: np.ndarray, output: str, bound: float, ticket: ErrorBound, max_points: int
+) -> np.ndarray:
+    """Points of the sphere where the candidate's error exceeds ``bound``, worst first.
+
+    d = 2: one point per maximal run of violating arcs of the exact breakpoint
+    decomposition (its worst point), so that every violated region is cut at
+    once; d >= 3: the evaluator's witnesses above ``bound``.
+    """
+    d = w.shape[0]
+    if d == 2:
+        return _circle_violations(A, b, w, output, bound, max_points)
+    if ticket.witnesses is None:
+        return np.zeros((0, d))
+    vals = np.abs(np.asarray(ticket.witness_values))
+    X = np.asarray(ticket.witnesses)[vals > bound]
+    return X[:max_points]
+
+
+def _circle_violations(A, b, w, output, bound, max_points) -> np.ndarray:
+    from ..errors.circle import circle_pieces
+
+    lo, hi, P, Q, F, G, _, _ = circle_pieces(np.asarray(A, float).reshape(-1, 2), np.asarray(b, float), w)
+    s = np.arctan2(Q - G, P - F)[:, None]
+    cand = [lo[:, None], hi[:, None], 0.5 * (lo + hi)[:, None], s, s + np.pi]
+    if output == "relu":
+        z = np.arctan2(Q, P)[:, None] + np.pi / 2
+        pw = math.atan2(w[1], w[0])
+        cand += [z, z + np.pi, np.full_like(z, pw), np.full_like(z, pw + np.pi)]
+    t = np.mod(np.hstack(cand), _TWO_PI)
+    t = np.where((t >= lo[:, None]) & (t <= hi[:, None]), t, np.nan)
+    ct, st = np.cos(t), np.sin(t)
+    h = P[:, None] * ct + Q[:, None] * st
+    g = np.maximum(h, 0.0) if output == "relu" else h
+    err = np.abs(g - (F[:, None] * ct + G[:, None] * st))
+    err = np.where(np.isnan(err), -1.0, err)
+    best = err.argmax(axis=1)
+    arc_err = err[np.arange(err.shape[0]), best]
+    arc_t = t[np.arange(err.shape[0]), best]
+    bad = arc_err > bound
+    if not bad.any():
+        return np.zeros((0, 2))
+    # runs of consecutive violating arcs (cyclically): keep each run's worst arc
+    idx = np.flatnonzero(bad)
+    runs: list[list[int]] = []
+    for i in idx:
+        if runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    if len(runs) > 1 and runs[0][0] == 0 and runs[-1][-1] == bad.shape[0] - 1:
+        runs[0] = runs.pop() + runs[0]
+    picks = [max(r, key=lambda i: arc_err[i]) for r in runs]
+    picks.sort(key=lambda i: -arc_err[i])
+    tt = arc_t[picks[:max_points]]
+    return np.stack([np.cos(tt), np.sin(tt)], axis=1)
+
+
+# --------------------------------------------------------------------------- the HiGHS model
+
+
+def _highs():
+    import highspy
+
+    h = highspy.Highs()
+    h.silent()
+    for k, v in (
+        ("threads", 1),
+        ("random_seed", 0),
+        ("primal_feasibility_tolerance", 1e-9),
+        ("mip_feasibility_tolerance", 1e-9),
+        ("mip_rel_gap", 0.0),
+        ("mip_abs_gap", 1e-12),
+    ):
+        h.setOptionValue(k, v)
+    return h
+
+
+@dataclass
+class MIPResult:
+    status: str  # "feasible" | "infeasible" | "limit"
+    x: np.ndarray | None  # column values rounded to 0/1 (feasible only)
+    nodes: int
+    limit: str | None = None
+
+
+class PointMIP:
+    """One HiGHS model: binary columns s_j, and one ranged row per sampled point,
+
+        lo_g(L) <= h_g = sum_j s_j phi_j(x_g) <= hi_g(L) = f_g + L,
+
+    lo_g(L) = f_g - L (relu output: only where f_g > L, else -inf), at the
+    error level L (eps + margin).  Columns, rows, the level and the width
+    (columns of units >= width are fixed at 0) change in place: the model
+    stays warm, and the sample is valid at every width and level.
+    """
+
+    def __init__(self, d: int, w: np.ndarray, output: str, design: Design, *, level: float) -> None:
+        import highspy
+
+        self._hs = highspy
+        self.inf = highspy.kHighsInf
+        self.d, self.w, self.output, self.design = d, np.asarray(w, float), output, design
+        self.level = float(level)
+        self.h = _highs()
+        self.A = np.zeros((0, d))  # effective input weights of the columns
+        self.b = np.zeros(0)
+        self.unit = np.zeros(0, np.int64)
+        self.pat = np.zeros(0, np.int64)
+        self.X = np.zeros((0, d))
+        self.f = np.zeros(0)
+        self.rows = np.zeros(0, np.int64)  # model row of each point
+        self.nogoods: list[tuple[int, int, float]] = []  # (row, |S|, the mask's certified lower error)
+        self.target = self.level
+        self.n_rows = 0
+        self.width = 0
+        self.n_units = 0
+
+    # -- structure -----------------------------------------------------------
+    def _values(self, X: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.maximum(X @ A.T, 0.0) * b  # (m, J)
+
+    def _bounds(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lvl = self.level
+        hi = f + lvl
+        if self.output == "relu":
+            lo = np.where(f > lvl, f - lvl, -self.inf)
+        else:
+            lo = f - lvl
+        return lo, hi
+
+    def add_units(self, U: np.ndarray, v: np.ndarray) -> None:
+        """Columns for units n_units, n_units + 1, ... (a prefix extension of the stream)."""
+        if U.shape[0] == 0:
+            return
+        A, b, unit, pat = self.design.columns(U, v, first_unit=self.n_units)
+        J0, J = self.A.shape[0], A.shape[0]
+        if self.X.shape[0]:
+            C = sp.csc_matrix(self._values(self.X, A, b))
+            index = self.rows[C.indices].astype(np.int32)
+            self.h.addCols(J, np.zeros(J), np.zeros(J), np.zeros(J), C.nnz, C.indptr[:-1].astype(np.int32), index,
+                           C.data.astype(float))
+        else:
+            self.h.addVars(J, np.zeros(J), np.zeros(J))
+        idx = np.arange(J0, J0 + J, dtype=np.int32)
+        self.h.changeColsIntegrality(J, idx, np.full(J, self._hs.HighsVarType.kInteger))
+        for row, _, _ in self.nogoods:  # a no-good forbids one mask: new columns are outside it
+            for j in idx:
+                self.h.changeCoeff(row, int(j), 1.0)
+        self.A = np.vstack([self.A, A])
+        self.b = np.concatenate([self.b, b])
+        self.unit = np.concatenate([self.unit, unit])
+        self.pat = np.concatenate([self.pat, pat])
+        if self.design.one_per_unit:
+            p = self.design.patterns(self.d).shape[0]
+            k = U.shape[0]
+            self.h.addRows(k, np.full(k, -self.inf), np.ones(k), J, (np.arange(k) * p).astype(np.int32), idx, np.ones(J))
+            self.n_rows += k
+        self.n_units += U.shape[0]
+
+    def add_points(self, X: np.ndarray) -> None:
+        """Rows at the new points (for every column present)."""
+        k = X.shape[0]
+        if k == 0:
+            return
+        f = np.maximum(X @ self.w, 0.0)
+        lo, hi = self._bounds(f)
+        H = self._values(X, self.A, self.b) if self.A.shape[0] else np.zeros((k, 0))
+        R = sp.csr_matrix(H)
+        self.h.addRows(k, lo, hi, R.nnz, R.indptr[:-1].astype(np.int32), R.indices.astype(np.int32),
+                       R.data.astype(float))
+        self.X = np.vstack([self.X, X])
+        self.f = np.concatenate([self.f, f])
+        self.rows = np.concatenate([self.rows, np.arange(self.n_rows, self.n_rows + k)])
+        self.n_rows += k
+
+    def set_level(self, level: float, target: float | None = None) -> None:
+        """Moves every point row to the error level ``level`` (target + margin), and
+        switches on the no-goods of exactly the masks proven worse than ``target``."""
+        self.target = level if target is None else float(target)
+        for row, size, bad in self.nogoods:
+            self.h.changeRowBounds(row, float(1 - size) if bad > self.target else -self.inf, self.inf)
+        if level == self.level:
+            return
+        self.level = float(level)
+        k = self.rows.shape[0]
+        if k:
+            lo, hi = self._bounds(self.f)
+            self.h.changeRowsBounds(k, self.rows.astype(np.int32), lo, hi)
+
+    def add_nogood(self, x: np.ndarray, certified_lower: float) -> None:
+        """Forbids the one mask x (all current columns), whose error is >= certified_lower > target:
+
+            sum_{j in S} (1 - s_j) + sum_{j not in S} s_j >= 1.
+        """
+        S = x.astype(bool)
+        coef = np.where(S, -1.0, 1.0)
+        size = int(S.sum())
+        idx = np.arange(x.shape[0], dtype=np.int32)
+        self.h.addRow(float(1 - size), self.inf, x.shape[0], idx, coef)
+        self.nogoods.append((self.n_rows, size, float(certified_lower)))
+        self.n_rows += 1
+
+    def set_width(self, width: int) -> None:
+        """Columns of units < width free in {0, 1}; the others fixed at 0."""
+        J = self.A.shape[0]
+        self.width = width
+        if J:
+            self.h.changeColsBounds(J, np.arange(J, dtype=np.int32), np.zeros(J), (self.unit < width).astype(float))
+
+    # -- solving -------------------------------------------------------------
+    def solve(self, *, node_limit: int, time_limit: float | None, hint: np.ndarray | None = None) -> MIPResult:
+        hs = self._hs
+        h = self.h
+        h.setOptionValue("mip_max_nodes", int(max(1, node_limit)))
+        h.setOptionValue("time_limit", float(time_limit) if time_limit is not None else self.inf)
+        if hint is not None and hint.shape[0] == self.A.shape[0]:
+            h.setSolution(hint.shape[0], np.arange(hint.shape[0], dtype=np.int32), hint.astype(float))
+        h.run()
+        st = h.getModelStatus()
+        info = h.getInfo()
+        nodes = int(getattr(info, "mip_node_count", 0) or 0)
+        M = hs.HighsModelStatus
+        if st == M.kOptimal:
+            sol = np.asarray(h.getSolution().col_value)
+            return MIPResult("feasible", (sol > 0.5).astype(np.uint8), nodes)
+        if st in (M.kInfeasible, M.kUnboundedOrInfeasible):
+            # every column is bounded, so "unbounded or infeasible" is infeasible
+            return MIPResult("infeasible", None, nodes)
+        limit = {M.kTimeLimit: "time_limit", M.kSolutionLimit: "node_limit", M.kInterrupt: "interrupted"}.get(
+            st, f"highs:{h.modelStatusToString(st)}")
+        return MIPResult("limit", None, nodes, limit)
+
+
+class SatModel:
+    """The same sampled program for OR-Tools CP-SAT (integer arithmetic, clause learning).
+
+    CP-SAT needs integer coefficients.  Row g is scaled by K (a power of two
+    that brings the largest |coefficient| near 1e9) and rounded:
+    a_gj = round(K H_gj).  For every 0/1 choice s,
+    |sum_j a_gj s_j - K h_g(s)| <= R_g = sum_j |a_gj - K H_gj| (+ 1 for the
+    rounding of K H and K f), so the integer row with bounds widened by R_g
+    is implied by the real one: its infeasibility proves the real system
+    infeasible, exactly, with no solver tolerance at all (R_g / K ~ 1e-8 is
+    far inside the margin).  The model is rebuilt at each solve (milliseconds);
+    hints carry the last mask over.  Work is counted in conflicts, which is
+    deterministic for one worker.
+    """
+
+    def __init__(self, d: int, w: np.ndarray, output: str, design: Design, *, level: float,
+                 workers: int = 1, linearization: int = 0) -> None:
+        self.d, self.w, self.output, self.design = d, np.asarray(w, float), output, design
+        self.level = float(level)
+        self.target = self.level
+        self.workers, self.linearization = workers, linearization
+        self.A = np.zeros((0, d))
+        self.b = np.zeros(0)
+        self.unit = np.zeros(0, np.int64)
+        self.pat = np.zeros(0, np.int64)
+        self.X = np.zeros((0, d))
+        self.f = np.zeros(0)
+        self.H = np.zeros((0, 0))  # (points, columns) values, kept for rebuilding
+        self.nogoods: list[tuple[np.ndarray, int, float]] = []  # (mask over the columns of its time, |S|, lower error)
+        self.width = 0
+        self.n_units = 0
+
+    def _values(self, X: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.maximum(X @ A.T, 0.0) * b
+
+    def add_units(self, U: np.ndarray, v: np.ndarray) -> None:
+        if U.shape[0] == 0:
+            return
+        A, b, unit, pat = self.design.columns(U, v, first_unit=self.n_units)
+        self.H = np.hstack([self.H, self._values(self.X, A, b)])
+        self.A = np.vstack([self.A, A])
+        self.b = np.concatenate([self.b, b])
+        self.unit = np.concatenate([self.unit, unit])
+        self.pat = np.concatenate([self.pat, pat])
+        self.n_units += U.shape[0]
+
+    def add_points(self, X: np.ndarray) -> None:
+        if X.shape[0] == 0:
+            return
+        self.H = np.vstack([self.H, self._values(X, self.A, self.b)])
+        self.X = np.vstack([self.X, X])
+        self.f = np.concatenate([self.f, np.maximum(X @ self.w, 0.0)])
+
+    def set_level(self, level: float, target: float | None = None) -> None:
+        self.level = float(level)
+        self.target = self.level if target is None else float(target)
+
+    def set_width(self, width: int) -> None:
+        self.width = width
+
+    def add_nogood(self, x: np.ndarray, certified_lower: float) -> None:
+        self.nogoods.append((x.astype(bool).copy(), int(x.sum()), float(certified_lower)))
+
+    def solve(self, *, node_limit: int, time_limit: float | None, hint: np.ndarray | None = None) -> MIPResult:
+        from ortools.sat.python import cp_model
+
+        cols = np.flatnonzero(self.unit < self.width)
+        J = cols.shape[0]
+        M = cp_model.CpModel()
+        p = M.Proto()
+        for _ in range(J):
+            p.variables.add().domain.extend([0, 1])
+        H = self.H[:, cols]
+        lvl = self.level
+        scale = max(float(np.abs(H).max(initial=0.0)), float(self.f.max(initial=0.0)) + lvl, 1e-300)
+        K = 2.0 ** math.floor(math.log2(1e9 / scale))
+        KH = K * H
+        a = np.rint(KH)
+        slack = np.abs(a - KH).sum(axis=1) + 1.0
+        total = np.abs(a).sum(axis=1) + 1.0
+        hi = np.floor(K * (self.f + lvl) + slack)
+        if self.output == "relu":
+            need = self.f > lvl
+        else:
+            need = np.ones(self.f.shape[0], bool)
+        lo = np.where(need, np.ceil(K * (self.f - lvl) - slack), -total)
+        ai = a.astype(np.int64)
+        for g in range(H.shape[0]):
+            nz = np.flatnonzero(ai[g])
+            c = p.constraints.add().linear
+            c.vars.extend(nz.tolist())
+            c.coeffs.extend(ai[g, nz].tolist())
+            c.domain.extend([int(lo[g]), int(hi[g])])
+        if self.design.one_per_unit:
+            for i in np.unique(self.unit[cols]):
+                p.constraints.add().at_most_one.literals.extend(np.flatnonzero(self.unit[cols] == i).tolist())
+        for x, size, bad in self.nogoods:
+            if bad <= self.target:
+                continue
+            full = np.zeros(self.A.shape[0], bool)
+            full[: x.shape[0]] = x
+            if full[np.flatnonzero(self.unit >= self.width)].any():
+                continue  # the forbidden mask uses units beyond the width: nothing to forbid here
+            coef = np.where(full[cols], -1, 1)
+            c = p.constraints.add().linear
+            c.vars.extend(range(J))
+            c.coeffs.extend(coef.tolist())
+            c.domain.extend([1 - size, J + 1])
+        if hint is not None and hint.shape[0] == self.A.shape[0]:
+            p.solution_hint.vars.extend(range(J))
+            p.solution_hint.values.extend(hint[cols].astype(int).tolist())
+        S = cp_model.CpSolver()
+        prm = S.parameters
+        prm.num_workers = int(self.workers)
+        prm.random_seed = 0
+        prm.linearization_level = int(self.linearization)
+        prm.max_number_of_conflicts = int(max(1, node_limit))
+        if time_limit is not None:
+            prm.max_time_in_seconds = float(time_limit)
+        st = S.Solve(M)
+        conflicts = int(S.NumConflicts())
+        if st in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            x = np.zeros(self.A.shape[0], np.uint8)
+            x[cols] = np.asarray(list(S.ResponseProto().solution)[:J], np.int64) > 0
+            return MIPResult("feasible", x, conflicts)
+        if st == cp_model.INFEASIBLE:
+            return MIPResult("infeasible", None, conflicts)
+        limit = "time_limit" if time_limit is not None and S.WallTime() >= 0.99 * time_limit else "conflict_limit"
+        return MIPResult("limit", None, conflicts, limit)
+
+
+def sat_available() -> bool:
+    try:
+        import ortools.sat.python.cp_model  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- the cutting-plane loop
+
+
+@dataclass
+class _Budget:
+    nodes: int  # B&B nodes (HiGHS) or conflicts (CP-SAT) left
+    rounds: int
+    deadline: float | None
+    work_name: str = "node_limit"
+
+    def time_left(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
+
+    def exhausted(self) -> str | None:
+        if self.nodes <= 0:
+            return self.work_name
+        if self.rounds <= 0:
+            return "max_rounds"
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            return "time_limit"
+        return None
+
+
+@dataclass
+class _Stats:
+    rounds: int = 0
+    work: int = 0  # HiGHS branch-and-bound nodes or CP-SAT conflicts
+    evaluations: int = 0
+    points_added: int = 0
+    nogoods: int = 0
+    seconds_mip: float = 0.0
+    seconds_eval: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class CuttingPlaneSolver:
+    """The cutting-plane loop over one growing unit prefix (one seed).
+
+    Keeps one warm model for every width and error level asked: a sampled
+    point is a valid cut at every width and every level, so the sample only
+    grows, and the level (eps + margin) only moves row bounds.
+    """
+
+    def __init__(self, setting: Setting, seed: int, w: np.ndarray, U: np.ndarray, v: np.ndarray, eps: float,
+                 design: Design, opts: MIPOptions) -> None:
+        self.setting, self.seed, self.w = setting, seed, np.asarray(w, float)
+        self.U, self.v = U, v
+        self.eps, self.design, self.opts = eps, design, opts
+        self.model: PointMIP | SatModel | None = None
+        self.backend = opts.resolved_backend()
+        self.stats = _Stats()
+
+    # -- helpers -------------------------------------------------------------
+    def extend_units(self, U: np.ndarray, v: np.ndarray) -> None:
+        """The stream grew: U, v are the first units (a prefix extension of the current ones)."""
+        self.U, self.v = U, v
+
+    def _model(self, width: int, eps: float) -> PointMIP | SatModel:
+        level = eps + self.opts.no_margin
+        if self.model is None:
+            if self.backend == "cpsat":
+                self.model = SatModel(self.setting.d, self.w, self.setting.output, self.design, level=level,
+                                      workers=self.opts.workers)
+            else:
+                self.model = PointMIP(self.setting.d, self.w, self.setting.output, self.design, level=level)
+            self.model.add_points(initial_points(self.setting, self.w, self.seed, self.eps, self.opts))
+        m = self.model
+        m.set_level(level, eps)
+        if m.n_units < width:
+            m.add_units(self.U[m.n_units:width], self.v[m.n_units:width])
+        m.set_width(width)
+        return m
+
+    def evaluate(self, masks: Masks, width: int, eps: float | None) -> ErrorBound:
+        """prunegap's own certified error of a mask (exact in d <= 2)."""
+        t0 = time.perf_counter()
+        A, b = masks.apply(self.U[:width], self.v[:width])
+        s = self.setting
+        extra: dict[str, Any] = {"max_cells": self.opts.max_cells} if s.d >= 3 else {}
+        r = network_error(A, b, self.w, output=s.output, norm="sup", tol=self.opts.tol, eps=eps,
+                          n_witnesses=self.opts.witnesses if s.d >= 3 else 1, **extra)
+        self.stats.evaluations += 1
+        self.stats.seconds_eval += time.perf_counter() - t0
+        return r
+
+    def _new_points(self, model: PointMIP, masks: Masks, width: int, ticket: ErrorBound, bound: float) -> np.ndarray:
+        A, b = masks.apply(self.U[:width], self.v[:width])
+        X = violation_points(A, b, self.w, self.setting.output, bound, ticket, self.opts.max_new_points)
+        if X.shape[0] and model.X.shape[0]:
+            # a point already in the sample cannot cut the candidate off again
+            dist = np.min(np.linalg.norm(X[:, None, :] - model.X[None, :, :], axis=2), axis=1)
+            X = X[dist > 1e-12]
+        return X
+
+    def budget(self) -> _Budget:
+        o = self.opts
+        work = o.conflict_limit if self.backend == "cpsat" else o.node_limit
+        return _Budget(work, o.max_rounds, None if o.time_limit is None else time.perf_counter() + o.time_limit,
+                       "conflict_limit" if self.backend == "cpsat" else "node_limit")
+
+    def _mip(self, model: PointMIP, budget: _Budget, hint: np.ndarray | None) -> MIPResult:
+        t0 = time.perf_counter()
+        r = model.solve(node_limit=budget.nodes, time_limit=budget.time_left(), hint=hint)
+        if r.limit == "node_limit" and budget.work_name != "node_limit":
+            r.limit = budget.work_name
+        budget.nodes -= max(r.nodes, 1)
+        budget.rounds -= 1
+        self.stats.rounds += 1
+        self.stats.work += r.nodes
+        self.stats.seconds_mip += time.perf_counter() - t0
+        return r
+
+    def _stats(self, **more: Any) -> dict[str, Any]:
+        return {**self.stats.as_dict(), "backend": self.backend, "no_margin": self.opts.no_margin,
+                "points": int(self.model.X.shape[0]) if self.model is not None else 0, **more}
+
+    def _columns_of(self, masks: Masks | None, model: PointMIP) -> np.ndarray | None:
+        """The column vector of a mask (None when the design cannot express it)."""
+        if masks is None:
+            return None
+        P = self.design.patterns(self.setting.d)
+        x = np.zeros(model.A.shape[0], np.uint8)
+        live = masks.canonical()
+        for i in np.flatnonzero(live.output_mask):
+            hit = np.flatnonzero(np.all(P == live.hidden_mask[i], axis=1))
+            cols = np.flatnonzero((model.unit == i) & (model.pat == (hit[0] if hit.size else -1)))
+            if cols.size == 0:
+                return None
+            x[cols] = 1
+        return x
+
+    # -- feasibility ---------------------------------------------------------
+    def feasible(self, width: int, eps: float | None = None, *, budget: _Budget | None = None,
+                 hint: Masks | None = None) -> tuple[Outcome, tuple[Masks, ErrorBound] | None]:
+        """yes (certified mask), no (proof on the sample at eps + margin) or unknown (a limit).
+
+        Also returns the best candidate seen (mask and certified error), whatever the status.
+        """
+        eps = self.eps if eps is None else eps
+        budget = budget if budget is not None else self.budget()
+        model = self._model(width, eps)
+        best: tuple[Masks, ErrorBound] | None = None
+        hint_x = self._columns_of(hint, model)
+        while True:
+            stop = budget.exhausted()
+            if stop is not None:
+                return self._unknown(eps, width, best, stop), best
+            r = self._mip(model, budget, hint_x)
+            hint_x = None
+            if r.status == "infeasible":
+                # sampled constraints are necessary: no mask reaches eps + margin anywhere,
+                # but for the few masks excluded one by one, each certified above eps
+                lower = min([eps + 0.5 * self.opts.no_margin] + [bad for _, _, bad in model.nogoods if bad > eps])
+                o = Outcome.from_bounds(eps, None, lower, math.inf, stats=self._stats(
+                    proof="sample-infeasible", proof_width=width,
+                    nogoods=sum(bad > eps for _, _, bad in model.nogoods)))
+                return o, best
+            if r.x is None:
+                return self._unknown(eps, width, best, r.limit or "node_limit"), best
+            masks = self.design.masks(r.x, model.unit, model.pat, width, self.setting.d)
+            ticket = self.evaluate(masks, width, eps)
+            if best is None or ticket.upper < best[1].upper:
+                best = (masks, ticket)
+            if ticket.upper <= eps:
+                return Outcome.from_bounds(eps, masks, 0.0, ticket.upper, ticket_error=ticket,
+                                           stats=self._stats()), best
+            X = self._new_points(model, masks, width, ticket, eps)
+            if X.shape[0] == 0:
+                if ticket.lower > eps:
+                    # its error is in (eps, eps + margin] at sampled points: no point cuts it, a no-good does
+                    model.add_nogood(r.x, ticket.lower)
+                    self.stats.nogoods += 1
+                    continue
+                # d >= 3: the evaluator's interval straddles eps and shows no point above it
+                return self._unknown(eps, width, best, "evaluator_undecided"), best
+            model.add_points(X)
+            self.stats.points_added += X.shape[0]
+
+    def _unknown(self, eps: float, width: int, best, limit: str) -> Outcome:
+        masks, ticket = best if best is not None else (None, None)
+        upper = ticket.upper if ticket is not None else math.inf
+        return Outcome.from_bounds(eps, masks, 0.0, upper, ticket_error=ticket, limit=limit, stats=self._stats())
+
+    # -- minimal error -------------------------------------------------------
+    def min_error(self, width: int) -> Outcome:
+        """The smallest sup error over all masks of the design at this width, as [lower, upper].
+
+        Bisection on the level z with the feasibility loop: a certified mask
+        of error e lowers upper to e; a proof at z + margin raises lower to
+        z + margin / 2 (every mask's error exceeds it).  The first probe is
+        eps, so the verdict against eps is settled first.  Stops when
+        upper - lower <= min_error_rtol * upper + no_margin, or at a limit.
+        """
+        o = self.opts
+        budget = self.budget()
+        d = self.setting.d
+        best_m = Masks.empty(width, d)
+        best_t = self.evaluate(best_m, width, None)
+        lower = 0.0
+        limit = None
+        z = self.eps
+        probes = 0
+        while best_t.upper - lower > o.min_error_rtol * best_t.upper + o.no_margin:
+            if not lower < z < best_t.upper:
+                z = 0.5 * (lower + best_t.upper)
+            r, seen = self.feasible(width, z, budget=budget, hint=best_m if best_m.kept_units else None)
+            probes += 1
+            if seen is not None and seen[1].upper < best_t.upper:
+                best_m, best_t = seen
+            if r.status == "no":
+                lower = max(lower, r.error_lower)
+            elif r.status == "unknown" and r.limit != "evaluator_undecided":
+                limit = r.limit
+                break
+            elif r.status == "unknown" and (seen is None or seen[1].upper > z + o.no_margin):
+                limit = r.limit  # d >= 3: the evaluator cannot place the candidate against z
+                break
+            z = 0.5 * (lower + best_t.upper)
+        lower = min(lower, best_t.upper)
+        return Outcome.from_bounds(self.eps, best_m, lower, best_t.upper, ticket_error=best_t, limit=limit,
+                                   stats=self._stats(objective="min-error", probes=probes))
+
+
+def _resize(masks: Masks, width: int) -> Masks:
+    if masks.width <= width:
+        return masks.extend(width)
+    if masks.canonical().unit_mask[width:].any():
+        raise ValueError("mask uses units beyond the width")
+    return Masks(masks.hidden_mask[:width], masks.output_mask[:width])
+
+
+def max_unit(masks: Masks) -> int:
+    """1 + the largest index of a live unit (0 for the empty mask): the mask's smallest width."""
+    live = np.flatnonzero(masks.unit_mask)
+    return int(live[-1]) + 1 if live.size else 0
+
+
+# --------------------------------------------------------------------------- width search
+
+
+class WidthOracle:
+    """decide(n) on the nested stream, reusing everything between calls.
+
+    Proven facts carry over by nesting: a certified mask with largest live
+    unit k - 1 is a yes at every width >= k (its error does not depend on
+    the width), and a "no" at width m is a "no" at every width <= m.  The
+    sample grows monotonically and is valid at every width, and so is the
+    HiGHS model (units beyond the width are fixed to 0).
+
+    With ``descend`` on, a question about width n below the narrowest known
+    yes n_u is answered by attacking n_u - 1 instead: a "no" there settles
+    n (and every width up to n_u - 1) with the one proof the search needs,
+    a "yes" lowers n_u to the new mask's smallest width.
+    """
+
+    def __init__(self, stream: UnitStream, eps: float, design: Design, opts: MIPOptions) -> None:
+        self.stream, self.eps, self.design, self.opts = stream, eps, design, opts
+        self.setting = stream.setting
+        inst = draw_instance(stream.setting, stream.seed, 1, stream=stream)
+        self.w = inst.w
+        self.solver = CuttingPlaneSolver(stream.setting, stream.seed, self.w, inst.U, inst.v, eps, design, opts)
+        self.yes: Outcome | None = None  # certified mask, at width yes_width
+        self.yes_width: int | None = None
+        self.no: Outcome | None = None
+        self.no_width = 0
+        self.calls = 0
+
+    def _grow(self, width: int) -> None:
+        if self.solver.U.shape[0] < width:
+            U, v = self.stream.take(width)
+            self.solver.extend_units(U, v)
+
+    def _from_yes(self, width: int) -> Outcome:
+        y = self.yes
+        assert y is not None and y.masks is not None
+        return Outcome(y.status, _resize(y.masks, width), y.error_lower, y.error_upper, ticket_error=y.ticket_error,
+                       limit=None, stats={**y.stats, "reused_from_width": self.yes_width})
+
+    def _from_no(self, width: int) -> Outcome:
+        n = self.no
+        assert n is not None
+        return Outcome(n.status, None, n.error_lower, math.inf, limit=None,
+                       stats={**n.stats, "proof_width": self.no_width})
+
+    def _record(self, width: int, r: Outcome) -> None:
+        if r.status == "yes" and r.masks is not None:
+            k = max(1, max_unit(r.masks))
+            if self.yes_width is None or k < self.yes_width:
+                self.yes, self.yes_width = r, k
+        elif r.status == "no" and width > self.no_width:
+            self.no, self.no_width = r, width
+
+    def __call__(self, width: int) -> Outcome:
+        self.calls += 1
+        if self.yes_width is not None and width >= self.yes_width:
+            return self._from_yes(width)
+        if width <= self.no_width:
+            return self._from_no(width)
+        descend = self.opts.descend
+        while True:
+            target = width
+            if descend and self.yes_width is not None and self.yes_width - 1 > width:
+                target = self.yes_width - 1
+            self._grow(target)
+            hint = self.yes.masks if self.yes is not None and self.yes.masks is not None else None
+            if hint is not None and max_unit(hint) > target:
+                hint = None
+            r, _ = self.solver.feasible(target)
+            self._record(target, r)
+            if self.yes_width is not None and width >= self.yes_width:
+                return self._from_yes(width)
+            if width <= self.no_width:
+                return self._from_no(width)
+            if r.status == "unknown":
+                if target > width:
+                    descend = False  # the proof one below n_u did not close: decide n itself
+                    continue
+                return r
+            # a yes at target above width lowered yes_width: loop and attack the new n_u - 1
+
+
+# --------------------------------------------------------------------------- the Method classes
+
+
+class MIPMethod:
+    """Shared Method implementation; subclasses set ``paradigm``, ``name``, ``design``."""
+
+    paradigm = ""
+    name = ""
+    design: Design = NEURON
+
+    def monotone(self, setting: Setting) -> bool:
+        # Exact answers: yes at n is yes at every wider prefix (nesting).
+        return True
+
+    def _check(self, setting: Setting) -> None:
+        from ..exceptions import InvalidArgument
+
+        if setting.norm != "sup":
+            raise InvalidArgument(f"norm must be 'sup' for the {self.paradigm}/{self.name} solver, got {setting.norm!r}")
+
+    def solve(self, instance: Instance, eps: float, *, objective: str = "feasible", **options: Any) -> Outcome:
+        check_choice("objective", objective, OBJECTIVES)
+        eps = check_positive_float("eps", eps)
+        self._check(instance.setting)
+        opts = MIPOptions.from_kwargs(options)
+        t0 = time.perf_counter()
+        solver = CuttingPlaneSolver(instance.setting, instance.seed, instance.w, instance.U, instance.v, eps,
+                                    self.design, opts)
+        if objective == "min-error":
+            r = solver.min_error(instance.width)
+        else:
+            r, _ = solver.feasible(instance.width)
+        r.stats["seconds"] = time.perf_counter() - t0
+        return r
+
+    def oracle(self, stream: UnitStream, eps: float, **options: Any) -> Callable[[int], Outcome]:
+        eps = check_positive_float("eps", eps)
+        self._check(stream.setting)
+        return WidthOracle(stream, eps, self.design, MIPOptions.from_kwargs(options))

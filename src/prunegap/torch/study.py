@@ -1,0 +1,174 @@
+"""Edge-popup sweeps over (paradigm, width, density, seed), their summary and figure.
+
+A trial is a :class:`~.popup.PopupConfig` (a frozen, picklable dataclass)
+and :func:`run_popup_trial` a pure top-level function of it, so any
+``concurrent.futures.Executor`` runs them (the gap job's executors
+included).  A row never depends on where or in what order it ran, except
+for the timing fields; a failing run is a row with ``status = "failed"``
+and the message in ``reason``, never an exception.
+
+The figure shows the test accuracy (digits) or test loss (teacher) against
+the width, one line per paradigm with a confidence band over seeds (the
+mean and its Student-t interval), one panel per density.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import traceback
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import InvalidArgument
+from .patterns import PATTERNS
+from .popup import PopupConfig
+
+__all__ = ["popup_trials", "run_popup_trial", "run_popup_trials", "trial_key", "summarize_popup", "figure_popup",
+           "write_popup_figure"]
+
+_COLORS = {"weight": "#1f5fa8", "neuron": "#c0392b", "nm": "#2a9d55", "block": "#8e44ad"}
+
+
+def trial_key(config: PopupConfig) -> str:
+    """Unique within a sweep whose other options are fixed."""
+    pattern = f"/nm={config.nm}" if config.nm else (f"/block={config.block}" if config.block else "")
+    return f"popup/{config.dataset}/{config.paradigm}{pattern}/n={config.width}/R={config.density!r}/seed={config.seed}"
+
+
+def popup_trials(
+    *,
+    dataset: str = "digits",
+    paradigms: Sequence[str] = PATTERNS,
+    widths: Sequence[int] = (64, 256, 1024),
+    densities: Sequence[float] = (0.5,),
+    seeds: Sequence[int] = range(5),
+    nm: str = "2:4",
+    block: int = 8,
+    strict: bool = False,
+    **options: Any,
+) -> list[PopupConfig]:
+    """The grid of trials; ``options`` are the other :class:`PopupConfig` fields.
+
+    A combination the pattern cannot reach (an N:M density above N/M, a block
+    wider than the network) is dropped, or with ``strict`` refused.
+    """
+    trials: list[PopupConfig] = []
+    for paradigm, width, density, seed in itertools.product(paradigms, widths, densities, seeds):
+        try:
+            trials.append(PopupConfig(dataset=dataset, paradigm=paradigm, width=width, density=density, seed=seed,
+                                      nm=nm if paradigm == "nm" else None, block=block if paradigm == "block" else None,
+                                      **options))
+        except InvalidArgument:
+            if strict:
+                raise
+    return trials
+
+
+def run_popup_trial(config: PopupConfig) -> dict[str, Any]:
+    """One run as a flat row (the configuration, the metrics, ``status``); never raises for a failing run."""
+    from .popup import popup
+
+    row: dict[str, Any] = {"key": trial_key(config), **config.to_dict(), "outputs": config.outputs}
+    try:
+        result = popup(config)
+    except Exception as exc:  # noqa: BLE001 - a failed trial is a row, as in the gap sweep
+        return {**row, "status": "failed", "reason": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=5)}
+    metrics = {k: v for k, v in result.metrics.items() if not isinstance(v, dict)}
+    metrics.update({f"kept_{k}": v for k, v in result.metrics["kept_elements"].items()})
+    return {**row, **metrics, "final_train_loss": result.history[-1], "status": "ok", "reason": None}
+
+
+def run_popup_trials(trials: Iterable[PopupConfig], executor: Executor | None = None) -> list[dict[str, Any]]:
+    """Rows of the trials, in their order, on ``executor`` (default: this process)."""
+    trials = list(trials)
+    if executor is None:
+        return [run_popup_trial(t) for t in trials]
+    futures = [executor.submit(run_popup_trial, t) for t in trials]
+    return [f.result() for f in futures]
+
+
+def _metric(rows: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    datasets = {r["dataset"] for r in rows}
+    if len(datasets) > 1:
+        raise InvalidArgument(f"rows of one data set only, got {sorted(datasets)}")
+    return ("test_accuracy", "test accuracy") if datasets == {"digits"} else ("test_loss", "test MSE")
+
+
+def summarize_popup(rows: Sequence[dict[str, Any]], metric: str | None = None, confidence: float = 0.95) -> list[dict[str, Any]]:
+    """Per (paradigm, density, width): n, mean, its Student-t confidence interval, median, min, max over seeds."""
+    from scipy import stats
+
+    ok = [r for r in rows if r.get("status", "ok") == "ok"]
+    if not ok:
+        return []
+    metric = metric or _metric(ok)[0]
+    groups: dict[tuple[str, float, int], list[float]] = {}
+    for r in ok:
+        groups.setdefault((r["paradigm"], r["density"], r["width"]), []).append(float(r[metric]))
+    out = []
+    order = {p: i for i, p in enumerate(PATTERNS)}
+    for (p, dens, n), vals in sorted(groups.items(), key=lambda kv: (order.get(kv[0][0], 99), kv[0][1], kv[0][2])):
+        a = np.asarray(vals)
+        mean = float(a.mean())
+        if a.size > 1:
+            half = float(stats.t.ppf(0.5 + confidence / 2, a.size - 1) * a.std(ddof=1) / math.sqrt(a.size))
+        else:
+            half = math.nan
+        out.append({"paradigm": p, "density": dens, "width": n, "n": int(a.size), "metric": metric, "mean": mean,
+                    "ci_low": mean - half, "ci_high": mean + half, "median": float(np.median(a)),
+                    "min": float(a.min()), "max": float(a.max())})
+    return out
+
+
+def figure_popup(rows: Sequence[dict[str, Any]], metric: str | None = None, confidence: float = 0.95) -> Any:
+    """Accuracy (or loss) against width per paradigm, bands over seeds; one panel per density (matplotlib, no pyplot)."""
+    from matplotlib.figure import Figure
+
+    ok = [r for r in rows if r.get("status", "ok") == "ok"]
+    if not ok:
+        raise InvalidArgument("no successful rows to draw")
+    metric_name, label = _metric(ok)
+    metric = metric or metric_name
+    summary = summarize_popup(ok, metric, confidence)
+    dens = sorted({s["density"] for s in summary})
+    fig = Figure(figsize=(3.6 * len(dens), 3.0), layout="constrained")
+    axes = fig.subplots(1, len(dens), squeeze=False)[0]
+    for ax, r in zip(axes, dens):
+        for p in dict.fromkeys(s["paradigm"] for s in summary):
+            ss = [s for s in summary if s["paradigm"] == p and s["density"] == r]
+            if not ss:
+                continue
+            x = np.array([s["width"] for s in ss], float)
+            c = _COLORS.get(p, "0.3")
+            ax.plot(x, [s["mean"] for s in ss], "-o", color=c, ms=3, lw=1.3, label=f"{p} (mean over seeds)")
+            lo = np.array([s["ci_low"] for s in ss], float)
+            hi = np.array([s["ci_high"] for s in ss], float)
+            if np.any(np.isfinite(lo)):
+                ax.fill_between(x, lo, hi, color=c, alpha=0.18, lw=0)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("width n")
+        ax.set_ylabel(label if metric == metric_name else metric)
+        ax.set_title(f"density {r:g}", fontsize=9)
+        ax.grid(True, lw=0.3, alpha=0.6)
+    axes[0].legend(fontsize=7, frameon=False)
+    fig.suptitle(f"edge-popup on {ok[0]['dataset']}: {int(round(confidence * 100))}% confidence bands over seeds", fontsize=10)
+    return fig
+
+
+def write_popup_figure(rows: Sequence[dict[str, Any]], path: str | Path, **kwargs: Any) -> Path:
+    """Save :func:`figure_popup` (the format from the suffix: .png, .pdf, .svg)."""
+    from ..io import _atomic_write
+    import io
+
+    path = Path(path)
+    buf = io.BytesIO()
+    figure_popup(rows, **kwargs).savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=150, metadata={"Software": None}
+                                         if path.suffix in (".png", "") else None)
+    _atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+    return path

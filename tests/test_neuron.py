@@ -1,0 +1,268 @@
+"""Neuron pruning by cutting-plane MIP: every certified answer against brute force (d = 2)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from _brute import neuron_errors, smallest_width, support_max
+from prunegap import api
+from prunegap.errors import network_error
+from prunegap.exceptions import InvalidArgument
+from prunegap.masks import Masks
+from prunegap.network import UnitStream, draw_instance
+from prunegap.setting import Setting
+from prunegap.solvers.base import get_method
+from prunegap.solvers.mip import MIPOptions, initial_points, violation_points
+
+OUTPUTS = ("relu", "linear")
+
+
+def _brute(setting: Setting, seed: int, n: int):
+    inst = draw_instance(setting, seed, n)
+    S, err = neuron_errors(inst.U, inst.v, inst.w, setting.output)
+    return inst, S, err
+
+
+def _check_outcome(outcome, inst, eps, err_all):
+    """The certification rules, against the exact errors of every mask."""
+    best = float(err_all.min())
+    if outcome.status == "yes":
+        m = outcome.masks
+        assert m is not None and m.width == inst.width and m.is_neuron_pattern()
+        A, b = m.apply(inst.U, inst.v)
+        true = network_error(A, b, inst.w, output=inst.setting.output).upper
+        assert true <= eps + 1e-12
+        assert outcome.error_upper <= eps
+        assert outcome.ticket_error is not None and outcome.ticket_error.upper == outcome.error_upper
+    elif outcome.status == "no":
+        assert best > eps, "a 'no' contradicted by brute force"
+        assert outcome.error_lower > eps
+        assert outcome.stats["no_margin"] > 0
+    assert outcome.error_lower <= best + 1e-12, "error_lower is not a lower bound of every mask"
+    if outcome.masks is not None:
+        A, b = outcome.masks.apply(inst.U, inst.v)
+        assert network_error(A, b, inst.w, output=inst.setting.output).upper <= outcome.error_upper + 1e-12
+
+
+# --- the sample and the cuts ---------------------------------------------------
+
+
+def test_initial_points_are_deterministic_unit_vectors():
+    s2, s3 = Setting(d=2), Setting(d=3)
+    w2, w3 = np.array([0.6, 0.8]), np.array([0.0, 0.6, 0.8])
+    o = MIPOptions()
+    X = initial_points(s2, w2, 0, 0.05, o)
+    assert X.shape[0] == math.ceil(o.initial_density / 0.05)
+    assert np.allclose(np.linalg.norm(X, axis=1), 1.0)
+    assert np.allclose(X[0], w2)  # the grid is phase-locked to the target
+    Y1, Y2 = initial_points(s3, w3, 7, 0.05, o), initial_points(s3, w3, 7, 0.05, o)
+    assert np.array_equal(Y1, Y2) and np.allclose(np.linalg.norm(Y1, axis=1), 1.0)
+    assert not np.array_equal(Y1, initial_points(s3, w3, 8, 0.05, o))
+    assert np.array_equal(initial_points(Setting(d=1), np.array([1.0]), 0, 0.1, o), [[1.0], [-1.0]])
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_violation_points_are_violated_and_cover_each_region(output):
+    inst = draw_instance(Setting(d=2, output=output), 5, 12)
+    A, b = inst.U[[1, 4, 7]], inst.v[[1, 4, 7]]
+    ticket = network_error(A, b, inst.w, output=output)
+    bound = 0.5 * ticket.upper
+    X = violation_points(A, b, inst.w, output, bound, ticket, 100)
+    assert X.shape[0] >= 1
+    from prunegap.errors import forward, target_values
+
+    vals = np.abs(forward(A, b, X, output) - target_values(inst.w, X))
+    assert np.all(vals > bound)
+    assert vals[0] == pytest.approx(ticket.upper, abs=1e-9)  # worst first, and it is the sup
+    assert violation_points(A, b, inst.w, output, ticket.upper + 1e-9, ticket, 100).shape[0] == 0
+
+
+# --- solve: feasible and min-error against brute force ---------------------------
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_solve_matches_brute_force(output, seed):
+    setting = Setting(d=2, output=output)
+    inst, S, err = _brute(setting, seed, 12)
+    best = float(err.min())
+    solver = get_method("neuron", "mip")
+    # thresholds around the optimum, and one far on each side
+    for eps in (best * 0.5, best * 0.999, best * 1.001, best * 1.5, 1.2):
+        out = solver.solve(inst, eps)
+        _check_outcome(out, inst, eps, err)
+        assert out.status == ("yes" if best <= eps else "no"), (eps, best)
+    me = solver.solve(inst, 0.3, objective="min-error")
+    _check_outcome(me, inst, 0.3, err)
+    assert me.limit is None
+    assert me.error_lower <= best <= me.error_upper
+    assert me.error_upper - me.error_lower <= 1e-4 * me.error_upper + 2e-6
+    A, b = me.masks.apply(inst.U, inst.v)
+    assert network_error(A, b, inst.w, output=output).upper == pytest.approx(me.error_upper, abs=1e-12)
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_width_matches_brute_force(output):
+    setting = Setting(d=2, output=output)
+    n_max = 13
+    for seed in range(6):
+        inst, S, err = _brute(setting, seed, n_max)
+        widths = support_max(S)
+        # an eps that some prefix of <= n_max units reaches: the best error of the first 10 units
+        eps = float(err[widths <= 10].min()) * 1.0001
+        if eps >= 1.0:  # the empty mask (error max f = 1) would do: ask for something harder
+            r_ = np.unique(err[err < 1.0])
+            eps = float(0.5 * (r_[0] + r_[1])) if r_.size > 1 else 0.5
+        want = smallest_width(widths, err, eps)
+        r = api.width(setting, seed=seed, eps=eps, paradigm="neuron", max_width=n_max)
+        assert r.n_star == want, (seed, r.search.steps)
+        o = r.outcome
+        if want is None:
+            assert r.search.n_lower == n_max + 1 and o.status == "no"
+        else:
+            assert o.status == "yes" and o.masks is not None and o.masks.width == want
+        # every step's answer agrees with brute force at that width
+        for n, status in r.search.steps:
+            best_n = float(err[widths <= n].min())
+            assert status == ("yes" if best_n <= eps else "no"), (seed, n, status, best_n, eps)
+
+
+def test_width_reports_no_width_up_to_the_cap():
+    setting = Setting(d=2)
+    inst, S, err = _brute(setting, 4, 10)
+    eps = float(err.min()) * 0.9  # unreachable with 10 units
+    r = api.width(setting, seed=4, eps=eps, paradigm="neuron", max_width=10)
+    assert r.n_star is None and r.search.n_upper is None and r.search.n_lower == 11
+
+
+# --- property tests --------------------------------------------------------------
+
+
+@settings(max_examples=25)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 11),
+    output=st.sampled_from(OUTPUTS),
+    scale=st.floats(0.3, 1.7),
+)
+def test_property_no_yes_is_false_and_no_no_is_contradicted(seed, n, output, scale):
+    setting = Setting(d=2, output=output)
+    inst, S, err = _brute(setting, seed, n)
+    eps = max(float(err.min()) * scale, 1e-3)
+    out = get_method("neuron", "mip").solve(inst, eps, node_limit=50_000)
+    _check_outcome(out, inst, eps, err)
+    if out.status != "unknown":
+        assert out.status == ("yes" if err.min() <= eps else "no")
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 10_000), output=st.sampled_from(OUTPUTS), q=st.floats(0.05, 0.6))
+def test_property_width_search_is_exact(seed, output, q):
+    setting = Setting(d=2, output=output)
+    n_max = 11
+    inst, S, err = _brute(setting, seed, n_max)
+    widths = support_max(S)
+    reachable = np.unique(err[err < 1.0])
+    if reachable.size < 2:
+        return
+    k = min(int(q * reachable.size), reachable.size - 2)
+    eps = float(0.5 * (reachable[k] + reachable[k + 1]))  # away from ties with any mask's error
+    want = smallest_width(widths, err, eps)
+    r = api.width(setting, seed=seed, eps=eps, paradigm="neuron", max_width=n_max)
+    assert r.n_star == want
+    for n, status in r.search.steps:
+        assert status == ("yes" if float(err[widths <= n].min()) <= eps else "no")
+
+
+# --- determinism, options, limits, other dimensions ------------------------------
+
+
+def test_answers_are_pure_functions_of_their_inputs():
+    setting = Setting(d=2)
+    inst = draw_instance(setting, 11, 40)
+    solver = get_method("neuron", "mip")
+    a = solver.solve(inst, 0.08)
+    b = solver.solve(inst, 0.08)
+    assert a.status == b.status
+    assert (a.masks is None) == (b.masks is None)
+    if a.masks is not None:
+        assert np.array_equal(a.masks.output_mask, b.masks.output_mask)
+    assert a.stats["rounds"] == b.stats["rounds"] and a.stats["work"] == b.stats["work"]
+
+
+def test_unknown_options_are_ignored_and_bad_ones_rejected():
+    inst = draw_instance(Setting(d=2), 0, 8)
+    solver = get_method("neuron", "mip")
+    solver.solve(inst, 0.5, memory_budget=10**9, tol=1e-6, something_else=3)
+    with pytest.raises(InvalidArgument):
+        solver.solve(inst, 0.5, node_limit=0)
+    with pytest.raises(InvalidArgument):
+        solver.solve(inst, 0.5, objective="fastest")
+    with pytest.raises(InvalidArgument):
+        solver.solve(draw_instance(Setting(d=2, norm="l2-sphere"), 0, 8), 0.5)
+
+
+def test_limits_give_unknown_with_the_limit_named():
+    setting = Setting(d=2)
+    inst = draw_instance(setting, 0, 150)
+    out = get_method("neuron", "mip").solve(inst, 0.02, max_rounds=1)  # the first candidate fails
+    assert out.status == "unknown" and out.limit == "max_rounds"
+    assert out.error_lower == 0.0
+    if out.masks is not None:  # the best candidate, with its certified error
+        A, b = out.masks.apply(inst.U, inst.v)
+        assert network_error(A, b, inst.w).upper == pytest.approx(out.error_upper)
+
+
+def test_oracle_reuses_proofs_between_widths():
+    setting = Setting(d=2)
+    decide = get_method("neuron", "mip").oracle(UnitStream(setting, 0), 0.05)
+    yes = decide(64)
+    assert yes.status == "yes"
+    k = int(np.flatnonzero(yes.masks.unit_mask)[-1]) + 1
+    again = decide(k)  # the same certified mask, on the narrower prefix, for free
+    assert again.status == "yes" and again.masks.width == k and again.stats.get("reused_from_width") == k
+    no = decide(20)
+    assert no.status == "no"
+    assert decide(10).stats.get("proof_width", 0) >= 20
+
+
+def test_d1_is_exact():
+    setting = Setting(d=1, w=(1.0,))
+    inst = draw_instance(setting, 2, 6)
+    out = get_method("neuron", "mip").solve(inst, 0.05)
+    # brute force: the sphere is {+1, -1}
+    best = min(
+        network_error(inst.U[np.array(s, bool)], inst.v[np.array(s, bool)], inst.w).upper
+        for s in np.ndindex(*(2,) * 6)
+    )
+    assert out.status == ("yes" if best <= 0.05 else "no")
+
+
+def test_d3_yes_is_certified_and_no_is_consistent():
+    setting = Setting(d=3)
+    inst = draw_instance(setting, 1, 8)
+    solver = get_method("neuron", "mip")
+    for eps in (0.3, 0.9, 2.0):
+        out = solver.solve(inst, eps)
+        if out.status == "yes":
+            A, b = out.masks.apply(inst.U, inst.v)
+            assert network_error(A, b, inst.w, eps=eps).upper <= eps
+        if out.status == "no":
+            # no mask's certified upper error may be <= eps
+            for bits in np.ndindex(*(2,) * 8):
+                s = np.array(bits, bool)
+                assert network_error(inst.U[s], inst.v[s], inst.w, eps=eps).lower > eps - 1e-9
+
+
+def test_masks_and_api_roundtrip(tmp_path):
+    setting = Setting(d=2)
+    r = api.solve(setting, width=30, seed=1, eps=0.1, paradigm="neuron")
+    assert r.certified in ("yes", "no")
+    if r.certified == "yes":
+        assert isinstance(r.masks, Masks) and r.masks.is_neuron_pattern()
+    r.save(tmp_path)
+    assert (tmp_path / "result.json").exists()

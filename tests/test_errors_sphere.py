@@ -180,6 +180,20 @@ def test_tolerance_below_float_resolution_stops_on_precision():
     assert r.upper - r.lower < 1e-10
 
 
+def test_scale_invariance_down_to_tiny_and_up_to_huge_weights():
+    # The error is 1-homogeneous in (b, w) and in each row of A; squares of
+    # tiny or huge values must not underflow or overflow on the way.
+    rng = np.random.default_rng(29)
+    A, b, w = rng.uniform(-1, 1, (10, 3)), rng.uniform(-1, 1, 10), rng.standard_normal(3)
+    ref = sup_error_sphere(A, b, w, tol=1e-7)
+    for sc in (1e-250, 1e-120, 1e120, 1e250):
+        r = sup_error_sphere(A * sc, b, w * sc, tol=1e-7 * sc)
+        assert r.lower / sc == pytest.approx(ref.lower, rel=1e-9)
+        assert r.upper / sc == pytest.approx(ref.upper, rel=1e-9)
+    r = sup_error_sphere(np.zeros((0, 3)), np.zeros(0), np.array([0.0, 0.0, 1e-300]))
+    assert r.lower <= 1e-300 <= r.upper
+
+
 def test_network_error_dispatches_in_d3():
     rng = np.random.default_rng(19)
     A, b, w = rng.uniform(-1, 1, (12, 3)), rng.uniform(-1, 1, 12), rng.standard_normal(3)

@@ -151,6 +151,11 @@ def test_eps_floor_and_quick_grid(tmp_path):
     assert s.eps_of(2) == (0.1, 1e-3) and s.eps_of(3) == (0.1,)
     quick = load_config(write(tmp_path, text + "[quick]\nseeds = 2\neps = [0.1]\n", "q.toml"), quick=True)
     assert quick.seeds == (0, 1) and all(e == (0.1,) for st in quick.studies for _, e in st.grid)
+    text = SMALL + "\n[[studies]]\nparadigm = 'weight'\nname = 'q'\neps_floor = { d3 = 0.01 }\nquick_eps_floor = { d2 = 0.05 }\n"
+    path = write(tmp_path, text, "qf.toml")
+    assert load_config(path).study("q").grid == ((2, (0.1, 1e-3)), (3, (0.1,)))
+    # the default [quick] eps grid, floored by quick_eps_floor in d2 and by eps_floor in d3
+    assert load_config(path, quick=True).study("q").grid == ((2, (0.2, 0.1, 0.05)), (3, (0.2, 0.1, 0.05, 0.025)))
 
 
 # trials ---------------------------------------------------------------------------

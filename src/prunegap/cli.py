@@ -289,8 +289,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or bool(os.environ.get("PRUNEGAP_DEBUG"))
     try:
-        command.main(args=args, prog_name="prunegap", standalone_mode=False)
-        return 0
+        rv = command.main(args=args, prog_name="prunegap", standalone_mode=False)
+        # typer >= 0.2x returns the exit code (130 after Ctrl-C) instead of raising
+        return rv if isinstance(rv, int) else 0
     except _exits() as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
     except _usage_errors() as exc:  # bad option values, missing options, unknown commands

@@ -27,18 +27,6 @@ class Report:
     analysis: dict[str, Any]
 
 
-def _share(*paths: Path) -> None:
-    """Atomic writes go through mkstemp, which creates files readable by
-    their owner only; a report is for sharing, so give it the usual mode."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for p in paths:
-        try:
-            os.chmod(p, 0o666 & ~mask)
-        except OSError:  # pragma: no cover - a file system without modes
-            pass
-
-
 def build_report(folder: str | os.PathLike[str]) -> Report:
     """Analyse ``folder``'s results database and write the report files."""
     from .._version import __version__
@@ -73,5 +61,4 @@ def build_report(folder: str | os.PathLike[str]) -> Report:
     html_path = folder / "report.html"
     _atomic_write(html_path, lambda fh: fh.write(page.encode("utf-8")))
     files = {f"{name}.{ext}": info[ext] for name, info in figures.items() for ext in ("png", "pdf")}
-    _share(html_path, summary_path, *files.values())
     return Report(folder, html_path, summary_path, files, render_markdown(analysis, str(folder)), analysis)

@@ -124,6 +124,8 @@ def figure_nstar(analysis: dict[str, Any]):
             ci_hi = np.array([g["median_ci"][1] if g["median_ci"][1] is not None else top for g in sg], float)
             ax.fill_between(x, ci_lo, np.minimum(ci_hi, top), color=c, alpha=0.18, lw=0,
                             label=f"{study}: {int(round(conf * 100))}% CI of the median")
+            if len(x) == 1:  # a band needs two eps: show the interval as a bar
+                ax.plot([x[0], x[0]], [ci_lo[0], min(ci_hi[0], top)], color=c, alpha=0.35, lw=5, solid_capstyle="butt")
             ax.plot(x, mid, "-", color=c, lw=1.4, label=f"{study}: median n* (open: bracket midpoint)")
             ax.plot(x[det], mid[det], "o", color=c, ms=3.5)
             qv = np.array([g["quantile_mid"] if g["quantile_mid"] is not None else np.nan for g in sg], float)

@@ -87,7 +87,7 @@ _TOP_KEYS = ("seeds", "dims", "eps", "time_limit", "setting", "analysis", "quick
 _SETTING_KEYS = ("init", "output", "norm")
 _ANALYSIS_KEYS = ("confidence", "delta", "bootstrap", "gap")
 _QUICK_KEYS = ("seeds", "dims", "eps", "time_limit")
-_STUDY_KEYS = ("name", "paradigm", "method", "dims", "eps", "eps_floor", "grid", "max_width", "options", "fit")
+_STUDY_KEYS = ("name", "paradigm", "method", "dims", "eps", "eps_floor", "quick_eps_floor", "grid", "max_width", "options", "fit")
 _MERGED_TABLES = ("setting", "analysis", "quick")
 
 
@@ -560,7 +560,7 @@ def _study(
     opts = tuple(sorted(options.items()))
 
     if "grid" in st:
-        for other in ("dims", "eps", "eps_floor"):
+        for other in ("dims", "eps", "eps_floor", "quick_eps_floor"):
             if other in st:
                 raise v.fail(f"{path} takes either grid or dims/eps/eps_floor, not both (got grid and {other})")
         g = v.table(st["grid"], f"{path}.grid")
@@ -579,16 +579,22 @@ def _study(
             eps = eps_default
         else:
             raise v.fail(f"{path}.eps is required when there is no top-level eps (a list of eps values in (0, 1))")
-        floors_raw = v.table(st.get("eps_floor", {}), f"{path}.eps_floor")
-        floors = {
-            v.dim_key(k, f"{path}.eps_floor"): v.number(x, f"{path}.eps_floor.{k}", 0.0, 1.0, "in (0, 1)")
-            for k, x in floors_raw.items()
-        }
+        floors = {}
+        for key in ("eps_floor", "quick_eps_floor"):
+            table = v.table(st.get(key, {}), f"{path}.{key}")
+            floors[key] = {
+                v.dim_key(k, f"{path}.{key}"): v.number(x, f"{path}.{key}.{k}", 0.0, 1.0, "in (0, 1)")
+                for k, x in table.items()
+            }
+        # --quick uses quick_eps_floor where it names a dimension, eps_floor elsewhere
+        key = "quick_eps_floor"
+        floor = {**floors["eps_floor"], **floors[key]} if quick else floors["eps_floor"]
         grid = {}
         for d in dims:
-            kept = tuple(e for e in eps if e >= floors.get(d, 0.0))
+            kept = tuple(e for e in eps if e >= floor.get(d, 0.0))
             if not kept:
-                raise v.fail(f"{path}.eps_floor.d{d} = {floors[d]!r} leaves no eps of the grid {list(eps)} to run in d = {d}")
+                which = key if quick and d in floors[key] else "eps_floor"
+                raise v.fail(f"{path}.{which}.d{d} = {floor[d]!r} leaves no eps of the grid {list(eps)} to run in d = {d}")
             grid[d] = kept
     return Study(
         name=name, paradigm=paradigm, method=method, grid=tuple(sorted(grid.items())),

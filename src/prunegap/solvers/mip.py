@@ -42,6 +42,7 @@ counted in nodes and rounds (a wall-clock ``time_limit`` exists as an extra).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ __all__ = [
 ]
 
 BACKENDS: tuple[str, ...] = ("auto", "highs", "cpsat")
+log = logging.getLogger(__name__)
 _SAMPLE_STREAM = 17  # purpose of the seeded sample points in d >= 3 (see network.stream_generator)
 _TWO_PI = 2.0 * math.pi
 
@@ -893,7 +895,12 @@ class WidthOracle:
             hint = self.yes.masks if self.yes is not None and self.yes.masks is not None else None
             if hint is not None and max_unit(hint) > target:
                 hint = None
+            t0 = time.perf_counter()
+            work0 = self.solver.stats.work
             r, _ = self.solver.feasible(target)
+            log.debug("width %d (asked %d): %s in %.2fs, work %d, points %d, best error %.6g", target, width, r.status,
+                      time.perf_counter() - t0, self.solver.stats.work - work0, self.solver._stats()["points"],
+                      r.error_upper)
             self._record(target, r)
             if self.yes_width is not None and width >= self.yes_width:
                 return self._from_yes(width)

@@ -1,7 +1,22 @@
 """Where trials run.  The sweep engine needs only the shape of
 ``concurrent.futures.Executor`` (``submit`` returning futures, ``shutdown``),
-so any executor with that shape plugs in: local processes here, a Dask
-client's ``get_executor()`` later (add a factory to :data:`EXECUTORS`).
+so any executor with that shape plugs in; a backend is a small class added
+to :data:`EXECUTORS`.  Three ship:
+
+* :class:`InlineExecutor` (``--workers 1``): the calling process, for
+  debugging -- tracebacks and debuggers work as usual;
+* :class:`LocalExecutor` (``--executor local``, the default): K threads,
+  each waiting on one trial attempt at a time in a process of its own
+  (:mod:`prunegap.sweep.sandbox`);
+* :class:`DaskExecutor` (``--executor dask``): a ``distributed.LocalCluster``
+  on loopback, or the cluster at ``--scheduler``; each attempt runs in a
+  process of its own on the worker.
+
+Optional extras the engine uses when an executor has them: ``slots`` (how
+many trials it runs at once, to size the window of trials in flight),
+``isolates`` (False: attempts run in the worker itself), ``memory_limit``
+(the default address-space cap of an attempt), ``alive()`` (False once the
+executor cannot run anything any more) and ``terminate()`` (stop now).
 
 Trials are pure functions of their dataclass, so where and in what order
 they run never changes a row.
@@ -9,17 +24,24 @@ they run never changes a row.
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import logging
 import os
-import signal
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["InlineExecutor", "local_executor", "make_executor", "default_workers", "terminate", "EXECUTORS"]
+from ..exceptions import InvalidArgument
 
-# One BLAS/OpenMP thread per worker: the parallelism is across trials, and
-# K workers x K threads would oversubscribe the cores.
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+__all__ = [
+    "InlineExecutor",
+    "LocalExecutor",
+    "DaskExecutor",
+    "make_executor",
+    "default_workers",
+    "terminate",
+    "EXECUTORS",
+]
 
 
 def default_workers() -> int:
@@ -32,7 +54,12 @@ def default_workers() -> int:
 
 class InlineExecutor(Executor):
     """Runs each trial in the calling process at submit time (``--workers 1``):
-    no process start-up, and tracebacks and debuggers work as usual."""
+    no process start-up, and tracebacks and debuggers work as usual.  The
+    time limit is then a SIGALRM guard that fires between Python steps, and
+    no memory cap applies: a debugging mode, not a production one."""
+
+    slots = 1
+    isolates = False
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         future: Future = Future()
@@ -45,52 +72,161 @@ class InlineExecutor(Executor):
         return future
 
 
-def _init_worker() -> None:
-    # Ctrl-C belongs to the driver, which stops the workers itself; without
-    # this every idle worker would print a KeyboardInterrupt traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+class LocalExecutor(ThreadPoolExecutor):
+    """``workers`` trials at a time on this machine.
+
+    Threads suffice as hosts: each only waits on the process of the attempt
+    it runs (see :mod:`prunegap.sweep.sandbox`), which is killed at the time
+    limit, capped in memory, and whose death costs one retry, not the pool.
+    The default memory cap of an attempt is this machine's memory divided
+    among the workers (at least 2 GiB).
+    """
+
+    isolates = True
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(max_workers=workers, thread_name_prefix="prunegap-trial")
+        self.slots = workers
+        from .sandbox import physical_memory
+
+        total = physical_memory()
+        self.memory_limit: int | None = None if total is None else max(min(2 * 1024**3, total), total // workers)
+
+    def terminate(self) -> None:
+        from .sandbox import kill_attempts
+
+        kill_attempts()
+        self.shutdown(wait=True, cancel_futures=True)
 
 
-def local_executor(workers: int) -> Executor:
-    """``workers`` local processes (forkserver where available, else spawn:
-    never plain fork, which would copy the driver's open database and threads)."""
-    for name in _THREAD_VARS:
-        os.environ.setdefault(name, "1")
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker)
+class DaskExecutor(Executor):
+    """Trials as Dask tasks; results flow back to the driver, which alone writes.
+
+    With ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``, or the
+    path of a scheduler file), connect to that cluster; else start a
+    ``LocalCluster`` of ``workers`` single-threaded worker processes on
+    loopback.  That cluster runs with ``allowed-failures = 0``: a worker
+    that dies fails its task at once, and the driver retries it as a new
+    attempt, recorded.  Tasks are impure (``pure=False``): a retry is a new
+    task, never the cached result of the lost one.
+    """
+
+    isolates = True
+    memory_limit = "auto"  # resolved on each worker: its Dask memory limit per thread
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, *, client: Any = None,
+                 connect_timeout: float = 30.0) -> None:
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InvalidArgument(
+                "--executor dask needs dask.distributed: pip install 'prunegap[dask]'"
+            ) from None
+        self.cluster = None
+        self._own_client = client is None
+        if client is not None:
+            self.client = client
+            self.where = f"Dask cluster at {client.scheduler.address}"
+        elif scheduler:
+            path = Path(scheduler).expanduser()
+            try:
+                if path.is_file():
+                    self.client = Client(scheduler_file=str(path), timeout=connect_timeout)
+                else:
+                    self.client = Client(scheduler, timeout=connect_timeout)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InvalidArgument(
+                    f"--scheduler {scheduler!r}: cannot connect to a Dask scheduler there within "
+                    f"{connect_timeout:g} s ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})"
+                ) from None
+            self.where = f"Dask cluster at {self.client.scheduler.address}"
+            if workers:
+                self.client.wait_for_workers(workers)
+        else:
+            n = workers if workers is not None else default_workers()
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self.cluster = LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                )
+            self.client = Client(self.cluster)
+            self.where = f"Dask LocalCluster of {n} worker(s) at {self.cluster.scheduler_address}"
+        self._pool = self.client.get_executor(pure=False)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    @property
+    def slots(self) -> int:
+        """Threads of the workers connected now (an adaptive cluster grows)."""
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except Exception:  # noqa: BLE001 - a closing client
+            return 1
+
+    def alive(self) -> bool:
+        return self.client.status == "running"
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            with contextlib.suppress(Exception):
+                self.client.cancel(list(self._pool._futures))
+        with contextlib.suppress(Exception):
+            self._pool.shutdown(wait=wait and not cancel_futures)
+        if self._own_client:
+            with contextlib.suppress(Exception):
+                self.client.close()
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                self.cluster.close()
+
+    def terminate(self) -> None:
+        self.shutdown(wait=False, cancel_futures=True)
 
 
-def make_executor(kind: str = "local", workers: int | None = None) -> Executor:
+def make_executor(kind: str = "local", workers: int | None = None, scheduler: str | None = None) -> Executor:
     """An executor of ``kind`` with ``workers`` workers (default: all cores);
-    one worker runs inline."""
+    an explicit ``workers=1`` of the local kind runs inline.  ``scheduler``: the
+    address of an existing Dask cluster (dask only)."""
     from .._validation import check_choice, check_int
 
     check_choice("executor", kind, tuple(EXECUTORS))
-    workers = default_workers() if workers is None else check_int("workers", workers, minimum=1, maximum=1024)
-    return EXECUTORS[kind](workers)
+    if workers is not None:
+        workers = check_int("workers", workers, minimum=1, maximum=1024)
+    if scheduler is not None and kind != "dask":
+        raise InvalidArgument(f"--scheduler needs --executor dask, got --executor {kind}")
+    return EXECUTORS[kind](workers, scheduler)
 
 
-def _local(workers: int) -> Executor:
-    return InlineExecutor() if workers == 1 else local_executor(workers)
+def _local(workers: int | None, scheduler: str | None) -> Executor:
+    # Only an explicit single worker runs inline: the default stays isolated on one core too.
+    if workers == 1:
+        return InlineExecutor()
+    return LocalExecutor(default_workers() if workers is None else workers)
 
 
-#: Executor factories by name (``--executor``): workers -> Executor.
-EXECUTORS: dict[str, Callable[[int], Executor]] = {"local": _local}
+def _dask(workers: int | None, scheduler: str | None) -> Executor:
+    return DaskExecutor(workers, scheduler)
+
+
+#: Executor factories by name (``--executor``): (workers, scheduler) -> Executor.
+EXECUTORS: dict[str, Callable[[int | None, str | None], Executor]] = {"local": _local, "dask": _dask}
 
 
 def terminate(executor: Executor) -> None:
-    """Stop an executor now, killing the trials it is running (on Ctrl-C).
-
-    ``shutdown(cancel_futures=True)`` alone would wait for the running trials
-    to finish; a process pool's workers are terminated instead."""
-    procs = dict(getattr(executor, "_processes", None) or {})
+    """Stop an executor now, killing the trials it is running (on Ctrl-C)."""
+    stop = getattr(executor, "terminate", None)
+    if stop is not None:
+        with contextlib.suppress(Exception):
+            stop()
+        return
+    procs = dict(getattr(executor, "_processes", None) or {})  # a process pool: kill its workers
     for p in procs.values():
-        try:
+        with contextlib.suppress(Exception):
             p.terminate()
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-    try:
+    from .sandbox import kill_attempts
+
+    kill_attempts()  # attempts hosted by threads of this process
+    with contextlib.suppress(Exception):
         executor.shutdown(wait=bool(procs), cancel_futures=True)
-    except Exception:  # noqa: BLE001 - a pool broken by the termination
-        pass

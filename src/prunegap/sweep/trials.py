@@ -1,16 +1,21 @@
 """One trial = one minimal-width search, as a pure, picklable function.
 
 A :class:`Trial` is a plain frozen dataclass and :func:`run_trial` a
-top-level function of it, so any ``concurrent.futures.Executor`` (local
-processes today, a Dask client's executor later) can run it.  The row it
-returns depends on the trial alone -- never on the worker, the order, or
-what ran before -- except for the timing fields ``seconds`` and
-``timings``.  It never raises for a failing solver: the failure is a row
-with ``status = "failed"`` and the exception's message in ``reason``.
+top-level function of it, so any ``concurrent.futures.Executor`` can run it
+(the sweep runs it through :func:`prunegap.sweep.sandbox.run_attempt`, in a
+process of its own).  The row it returns depends on the trial alone -- never
+on the worker, the order, or what ran before -- except for the timing fields
+``seconds`` and ``timings``.  It never raises for a failing solver: the
+failure is a row with ``status = "failed"`` and the exception's message in
+``reason``.
 
 Statuses: ``certified`` (n* exact), ``unknown`` (n* only bracketed in
 [n_lower, n_upper]; ``n_upper`` is None when no width up to ``max_width``
 was certified; ``limit`` says what stopped it), ``failed``.
+
+A search reports what it has proven after every width it decides (a
+:class:`Tracker` event), so a trial stopped from outside -- its time limit,
+its memory budget -- is still stored with the best bracket it had.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["Trial", "run_trial", "empty_row", "STATUSES", "TrialTimeout", "pack_mask", "unpack_mask"]
+__all__ = ["Trial", "run_trial", "empty_row", "Tracker", "STATUSES", "TrialTimeout", "pack_mask", "unpack_mask"]
 
 STATUSES: tuple[str, ...] = ("certified", "unknown", "failed")
 
@@ -174,61 +179,195 @@ def empty_row(trial: Trial, reason: str | None = None) -> dict[str, Any]:
     }
 
 
-def run_trial(trial: Trial) -> dict[str, Any]:
-    """Run one trial; returns its results row (see :mod:`prunegap.sweep.store`)."""
+class Tracker:
+    """What a width search has proven so far, rebuilt from its events.
+
+    An event is a plain tuple, so it crosses a pipe unchanged:
+
+    * ``("start", monotone, target)``: the certificate is monotone in the
+      width (a "no" at m settles every narrower width), and the target w;
+    * ``("step", width, search_status, verdict, error_lower, error_upper, ticket)``:
+      one decided width; ``ticket`` (the packed masks and their counts) comes
+      only with a "yes" narrower than every earlier one.
+
+    The bracket follows the rules of :func:`prunegap.search.minimal_width`,
+    so the bracket of a finished search is the search's own.
+    """
+
+    def __init__(self) -> None:
+        self.monotone = True
+        self.target: list[float] | None = None
+        self.steps: list[tuple[int, str]] = []
+        self.status: dict[int, str] = {}
+        self.best: tuple[int, tuple[Any, ...]] | None = None  # (width, step event) of the narrowest yes
+        self.widest: tuple[int, tuple[Any, ...]] | None = None  # (width, step event) of the widest width tried
+
+    def apply(self, event: tuple[Any, ...]) -> None:
+        if event[0] == "start":
+            self.monotone, self.target = bool(event[1]), event[2]
+            return
+        width, search_status = int(event[1]), str(event[2])
+        self.steps.append((width, search_status))
+        self.status[width] = search_status
+        if search_status == "yes" and event[6] is not None and (self.best is None or width < self.best[0]):
+            self.best = (width, event)
+        if self.widest is None or width >= self.widest[0]:
+            self.widest = (width, event)
+
+    def bracket(self) -> tuple[int, int | None]:
+        """(n_lower, n_upper): n_lower <= n* <= n_upper (None: no yes yet)."""
+        yes = [w for w, s in self.status.items() if s == "yes"]
+        hi = min(yes) if yes else None
+        if self.monotone:
+            no = [w for w, s in self.status.items() if s == "no" and (hi is None or w < hi)]
+            return (max(no) + 1 if no else 1), hi
+        # A narrower yes may hide below a no: only a run of "no" from width 1 is proven.
+        lo = 1
+        while self.status.get(lo) == "no" and (hi is None or lo < hi):
+            lo += 1
+        return lo, hi
+
+    def partial_row(self, trial: Trial, limit: str) -> dict[str, Any]:
+        """The ``unknown`` row of a search stopped by ``limit``, with what it had proven."""
+        n_lower, n_upper = self.bracket()
+        row: dict[str, Any] = {
+            "status": "unknown",
+            "n_star": None,
+            "n_lower": n_lower,
+            "n_upper": n_upper,
+            "limit": limit,
+            "calls": len(self.steps),
+            "steps": _dumps([list(s) for s in self.steps]),
+            "target": _dumps(self.target) if self.target is not None else None,
+        }
+        at = self.best if n_upper is not None and self.best is not None else self.widest
+        if at is not None:
+            _, _, _, verdict, lower, upper, ticket = at[1]
+            row.update(width=at[0], verdict=verdict, error_lower=lower, error_upper=upper)
+            if ticket is not None:
+                row.update(ticket)
+        return row
+
+
+def _step_event(width: int, outcome: Any, new_best: bool) -> tuple[Any, ...]:
+    ticket = None
+    if new_best and outcome.masks is not None and outcome.masks.width == width:
+        m = outcome.masks.canonical()
+        ticket = {
+            "kept_units": m.kept_units,
+            "kept_weights": m.kept_weights,
+            "density": m.density,
+            "hidden_mask": pack_mask(m.hidden_mask),
+            "output_mask": pack_mask(m.output_mask),
+        }
+    return ("step", int(width), outcome.search_status, outcome.status, float(outcome.error_lower),
+            float(outcome.error_upper), ticket)
+
+
+Report = Callable[[tuple[Any, ...]], None]
+
+
+def run_trial(trial: Trial, *, report: Report | None = None, guard: bool = True) -> dict[str, Any]:
+    """Run one trial; returns its results row (see :mod:`prunegap.sweep.store`).
+
+    ``report`` receives the search's :class:`Tracker` events as they happen.
+    ``guard``: enforce ``trial.time_limit`` in this process with SIGALRM (in
+    the main thread only; it fires between Python steps).  A process that
+    runs the trial for someone else turns it off and is killed instead.
+
+    A trial stopped by its time limit, or by a memory budget
+    (:class:`~prunegap.exceptions.MemoryBudgetExceeded`, or a
+    ``MemoryError`` under the address-space cap of its process), is stored
+    as ``unknown`` with the bracket it had proven and that limit.
+    """
+    from ..exceptions import MemoryBudgetExceeded
+
     row = empty_row(trial)
+    tracker = Tracker()
     t0 = time.perf_counter()
     try:
-        with _Guard(trial.time_limit):
-            row.update(_search(trial))
+        with _Guard(trial.time_limit if guard else math.inf):
+            row.update(_search(trial, tracker, report))
     except TrialTimeout:
-        row.update(status="unknown", limit=f"time_limit ({trial.time_limit:g} s)")
+        row.update(tracker.partial_row(trial, f"time_limit ({trial.time_limit:g} s)"))
+    except (MemoryError, MemoryBudgetExceeded) as exc:
+        row.update(tracker.partial_row(trial, f"memory budget: {_describe(exc)}"[:2000]))
     except Exception as exc:  # noqa: BLE001 - a failing trial is a row, never a crash
-        row.update(status="failed", reason=f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000])
+        row.update(status="failed", reason=_describe(exc)[:2000])
     row["seconds"] = time.perf_counter() - t0
     return row
 
 
-def _search(trial: Trial) -> dict[str, Any]:
-    from ..api import width
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dict[str, Any]:
+    # The steps of prunegap.api.width, with the oracle wrapped so that every
+    # decided width is reported (test_sweep pins that the rows agree).
+    from .._validation import check_int, check_positive_float, check_seed
+    from ..api import _ticket_of
+    from ..network import UnitStream, draw_instance, draw_target
+    from ..search import minimal_width
     from ..setting import Setting
+    from ..solvers.base import get_method
 
     setting = Setting(d=trial.d, init=trial.init, output=trial.output, norm=trial.norm)
-    r = width(
-        setting, seed=trial.seed, eps=trial.eps, paradigm=trial.paradigm, method=trial.method,
-        max_width=trial.max_width, **dict(trial.options),
-    )
-    data = r.to_dict()
-    outcome = r.outcome
-    steps = data.get("steps", [])
+    seed = check_seed(trial.seed)
+    eps = check_positive_float("eps", trial.eps)
+    max_width = check_int("max_width", trial.max_width, minimum=1)
+    solver = get_method(trial.paradigm, trial.method)
+    stream = UnitStream(setting, seed)
+    decide = solver.oracle(stream, eps, **dict(trial.options))
+    monotone = solver.monotone(setting)
+    strategy = getattr(solver, "search", "gallop")
+
+    def emit(event: tuple[Any, ...]) -> None:
+        tracker.apply(event)
+        if report is not None:
+            report(event)
+
+    emit(("start", monotone and strategy != "scan", draw_target(setting, seed).tolist()))
+
+    def observed(width: int) -> Any:
+        outcome = decide(width)
+        best = tracker.best[0] if tracker.best is not None else None
+        emit(_step_event(width, outcome, outcome.search_status == "yes" and (best is None or width < best)))
+        return outcome
+
+    search = minimal_width(observed, max_width=max_width, monotone=monotone, strategy=strategy)
+    instance = draw_instance(setting, seed, search.width, stream=stream)
+    outcome = search.outcome
+    masks = _ticket_of(instance, outcome)
+    steps = [list(s) for s in search.steps]
     undecided = sorted(w for w, status in steps if status == "unknown")
-    if r.n_star is not None:
+    if search.n_star is not None:
         status, limit = "certified", None
     else:
         status = "unknown"
-        if data["n_upper"] is None and data["n_lower"] > trial.max_width:
+        if search.n_upper is None and search.n_lower > trial.max_width:
             limit = f"max_width ({trial.max_width})"
         else:
             limit = outcome.limit or (f"undecided at width(s) {undecided[:8]}" if undecided else "undecided")
-    stats, timings = _split_timings({"solver": dict(outcome.stats), "search": dict(r.search.stats) if r.search else {}})
-    masks = r.masks
+    stats, timings = _split_timings({"solver": dict(outcome.stats), "search": dict(search.stats)})
     return {
         "status": status,
-        "n_star": r.n_star,
-        "n_lower": data["n_lower"],
-        "n_upper": data["n_upper"],
-        "width": data["width"],
-        "verdict": data["certified"],
-        "error_lower": data["error_lower"],
-        "error_upper": data["error_upper"],
-        "kept_units": data["kept_units"],
-        "kept_weights": data["kept_weights"],
-        "density": data["density"],
+        "n_star": search.n_star,
+        "n_lower": search.n_lower,
+        "n_upper": search.n_upper,
+        "width": search.width,
+        "verdict": outcome.status,
+        "error_lower": outcome.error_lower,
+        "error_upper": outcome.error_upper,
+        "kept_units": masks.kept_units,
+        "kept_weights": masks.kept_weights,
+        "density": masks.density,
         "limit": limit,
         "calls": len(steps),
         "steps": _dumps(steps),
         "stats": _dumps(stats),
-        "target": _dumps(data.get("w")),
+        "target": _dumps(instance.w.tolist()),
         "hidden_mask": pack_mask(masks.hidden_mask),
         "output_mask": pack_mask(masks.output_mask),
         "timings": _dumps(timings or {}),

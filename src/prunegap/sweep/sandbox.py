@@ -1,0 +1,391 @@
+"""One trial attempt in a process of its own, so that nothing a trial does
+can outlive its limits or take its worker down.
+
+:func:`run_attempt` is what the sweep submits to an executor.  Wherever it
+runs -- a thread of the local executor, a Dask worker -- it forks a fresh
+process for the attempt (forkserver, with prunegap preloaded: about 10 ms)
+and waits for it:
+
+* the child runs :func:`~prunegap.sweep.trials.run_trial` and sends each
+  search event (the widths decided so far) and finally its row through a
+  pipe;
+* at ``trial.time_limit`` the parent kills the child and stores the trial
+  as ``unknown`` with the best bracket the events proved;
+* the child's address space is capped (``RLIMIT_AS``), so a trial that
+  needs more memory meets a ``MemoryError`` inside itself -- stored as
+  ``unknown`` with limit ``memory budget: ...`` -- instead of the kernel's
+  OOM killer meeting the machine;
+* a child that dies without a row (a crash, a kill) is reported as
+  ``crashed``: the driver retries it like an attempt whose worker died;
+* the child watches a lifeline pipe from its parent and exits when the
+  parent dies, so a killed worker or driver leaves no orphan behind.
+
+Fault injection, for tests only: the environment variable
+``PRUNEGAP_FAULTS`` (read by the parent, where the executor runs the
+attempt) holds a JSON object ``{trial key: fault}`` with ``fault`` either a
+kind or ``{"fault": kind, "attempts": [1, 2]}``.  Kinds, each fired right
+after the trial's first decided width: ``crash`` (the attempt process
+SIGKILLs itself), ``kill-host`` (it SIGKILLs the process that hosts the
+attempt: a Dask worker -- or the driver under the local executor), ``hang``
+(it sleeps past any time limit), ``memory`` (it allocates past its
+address-space cap).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..exceptions import InvalidArgument
+from .trials import Tracker, Trial, run_trial
+
+__all__ = [
+    "AttemptResult",
+    "run_attempt",
+    "kill_attempts",
+    "physical_memory",
+    "OUTCOMES",
+    "FAULTS_ENV",
+    "FAULT_KINDS",
+]
+
+#: How an attempt ended.  ``ok``: a row (any status); ``timeout`` and
+#: ``memory``: an ``unknown`` row with the bracket it had; ``crashed``: the
+#: attempt process died without a row; ``lost``: the executor lost the
+#: attempt (its worker died) -- the last two are retried.
+OUTCOMES: tuple[str, ...] = ("ok", "timeout", "memory", "crashed", "lost")
+FAULTS_ENV = "PRUNEGAP_FAULTS"
+FAULT_KINDS: tuple[str, ...] = ("crash", "kill-host", "hang", "memory")
+
+# One BLAS/OpenMP thread per attempt: the parallelism is across trials.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+# Imported once by the forkserver, so that every attempt starts warm.
+_PRELOAD = ["prunegap.sweep.sandbox", "prunegap.api", "prunegap.solvers.weight", "prunegap.solvers.neuron"]
+_MIN_AUTO_LIMIT = 2 * 1024**3
+
+_live: set[Any] = set()  # attempt processes of this process, for kill_attempts()
+_live_lock = threading.Lock()
+_start_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """One attempt of one trial: its row (None when the attempt was lost) and where it ran."""
+
+    key: str  # the trial's key
+    attempt: int  # 1 for the first attempt, 2 for the first retry, ...
+    outcome: str  # one of OUTCOMES
+    row: dict[str, Any] | None = field(repr=False)  # the results row; None: crashed or lost
+    worker: str  # the Dask worker's address, or host/pid of the local process that ran it
+    pid: int | None  # the attempt process (None when it ran in the worker itself)
+    seconds: float  # wall clock of the attempt
+    reason: str | None = None  # why it was crashed, lost, stopped
+
+    def record(self, run: int) -> dict[str, Any]:
+        """The attempt's row of the ``attempts`` table."""
+        return {
+            "key": self.key,
+            "run": run,
+            "attempt": self.attempt,
+            "outcome": self.outcome,
+            "worker": self.worker,
+            "pid": self.pid,
+            "seconds": self.seconds,
+            "reason": self.reason,
+        }
+
+
+def run_attempt(
+    trial: Trial, attempt: int = 1, isolate: bool = True, memory_limit: int | str | None = "auto"
+) -> AttemptResult:
+    """Run one attempt of ``trial``, in a process of its own when ``isolate``.
+
+    ``memory_limit``: the attempt process's address-space cap in bytes,
+    ``None`` for none, or ``"auto"``: a Dask worker's memory limit shared by
+    its threads, else this machine's memory per core (at least 2 GiB).
+    ``isolate=False`` runs the trial in the calling thread (no cap; the time
+    limit is the in-process SIGALRM guard): the inline executor's debug mode.
+    """
+    t0 = time.monotonic()
+    if not isolate:
+        row = run_trial(trial)
+        return AttemptResult(trial.key, attempt, _outcome_of(row), row, _worker_name(), None, time.monotonic() - t0)
+    fault = _fault_for(trial.key, attempt)
+    limit = _resolve_memory_limit(memory_limit)
+    return _isolated(trial, attempt, limit, fault, t0)
+
+
+def _outcome_of(row: dict[str, Any]) -> str:
+    limit = row.get("limit") or ""
+    if row.get("status") == "unknown" and limit.startswith("time_limit"):
+        return "timeout"
+    if row.get("status") == "unknown" and limit.startswith("memory budget"):
+        return "memory"
+    return "ok"
+
+
+def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str | None, t0: float) -> AttemptResult:
+    ctx = _context()
+    events, events_w = ctx.Pipe(duplex=False)
+    lifeline_r, lifeline = ctx.Pipe(duplex=False)
+    proc = ctx.Process(
+        target=_child, args=(trial, events_w, lifeline_r, memory_limit, fault, os.getpid()),
+        name=f"prunegap trial {trial.key}", daemon=True,
+    )
+    with _may_have_children():
+        proc.start()
+    events_w.close()
+    lifeline_r.close()
+    with _live_lock:
+        _live.add(proc)
+    worker = _worker_name()
+    tracker = Tracker()
+    deadline = t0 + trial.time_limit if math.isfinite(trial.time_limit) else None
+
+    def result(outcome: str, row: dict[str, Any] | None, reason: str | None = None) -> AttemptResult:
+        seconds = time.monotonic() - t0
+        if row is not None and row.get("seconds") is None:
+            row["seconds"] = seconds
+        return AttemptResult(trial.key, attempt, outcome, row, worker, proc.pid, seconds, reason)
+
+    try:
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not events.poll(wait):
+                _kill(proc)
+                row = {**_empty(trial), **tracker.partial_row(trial, f"time_limit ({trial.time_limit:g} s)")}
+                return result("timeout", row, f"stopped at the time limit of {trial.time_limit:g} s")
+            try:
+                kind, payload = events.recv()
+            except (EOFError, OSError):
+                proc.join(5.0)
+                return result("crashed", None, _death(proc.exitcode, memory_limit))
+            if kind == "event":
+                tracker.apply(payload)
+            else:
+                row = payload
+                return result(_outcome_of(row), row, row.get("limit") if _outcome_of(row) != "ok" else None)
+    except BaseException:
+        _kill(proc)  # the caller gives up on this attempt (Ctrl-C): it must not run on
+        raise
+    finally:
+        events.close()
+        lifeline.close()
+        proc.join(5.0)
+        if proc.is_alive():
+            _kill(proc)
+        with _live_lock:
+            _live.discard(proc)
+        with contextlib.suppress(Exception):
+            proc.close()
+
+
+def _empty(trial: Trial) -> dict[str, Any]:
+    from .trials import empty_row
+
+    return empty_row(trial)
+
+
+def _kill(proc: Any) -> None:
+    with contextlib.suppress(Exception):
+        proc.kill()
+    with contextlib.suppress(Exception):
+        proc.join(5.0)
+
+
+def _death(exitcode: int | None, memory_limit: int | None) -> str:
+    if exitcode is None:
+        what = "stopped answering"
+    elif exitcode < 0:
+        try:
+            what = f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            what = f"was killed by signal {-exitcode}"
+    else:
+        what = f"exited with code {exitcode}"
+    hint = f" (its memory cap was {_format_bytes(memory_limit)})" if memory_limit else ""
+    return f"the trial process {what} before returning a row{hint}"
+
+
+def kill_attempts() -> int:
+    """Kill every attempt process this process is waiting for (on Ctrl-C:
+    their hosts then return at once).  Returns how many were killed."""
+    with _live_lock:
+        procs = list(_live)
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.kill()
+    return len(procs)
+
+
+# the child ------------------------------------------------------------------------
+def _child(trial: Trial, events: Any, lifeline: Any, memory_limit: int | None, fault: str | None, host: int) -> None:
+    # Ctrl-C belongs to the driver, which stops the attempts itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch, args=(lifeline,), daemon=True, name="lifeline").start()
+    if memory_limit:
+        _cap_address_space(memory_limit)
+    fired = [False]
+
+    def report(event: tuple[Any, ...]) -> None:
+        events.send(("event", event))
+        if fault and event[0] == "step" and not fired[0]:
+            fired[0] = True
+            _fire(fault, host, memory_limit)
+
+    row = run_trial(trial, report=report, guard=False)
+    events.send(("row", row))
+    events.close()
+
+
+def _watch(lifeline: Any) -> None:
+    # The parent never writes: recv() returns only when its end closes, that
+    # is when the parent is gone.  Then nobody wants this attempt any more.
+    try:
+        lifeline.recv()
+    except BaseException:  # noqa: BLE001 - EOF, or anything else: the parent is gone
+        pass
+    os._exit(70)
+
+
+def _cap_address_space(limit: int) -> None:
+    try:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - Windows, macOS: no cap there
+        pass
+
+
+def _fire(fault: str, host: int, memory_limit: int | None) -> None:
+    if fault == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif fault == "kill-host":
+        os.kill(host, signal.SIGKILL)
+        time.sleep(60)  # the lifeline ends this process
+    elif fault == "hang":
+        while True:
+            time.sleep(3600)
+    elif fault == "memory":
+        if not memory_limit:
+            raise MemoryError("injected fault (no address-space cap to hit)")
+        blocks = [bytearray(memory_limit // 4) for _ in range(8)]  # MemoryError before the last one
+        del blocks
+
+
+def _fault_for(key: str, attempt: int) -> str | None:
+    raw = os.environ.get(FAULTS_ENV)
+    if not raw:
+        return None
+    try:
+        spec = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{FAULTS_ENV} must be a JSON object {{trial key: fault}}, got {raw!r} ({exc})") from None
+    if not isinstance(spec, dict):
+        raise InvalidArgument(f"{FAULTS_ENV} must be a JSON object {{trial key: fault}}, got {raw!r}")
+    fault = spec.get(key)
+    if fault is None:
+        return None
+    attempts = None
+    if isinstance(fault, dict):
+        attempts, fault = fault.get("attempts"), fault.get("fault")
+    if fault not in FAULT_KINDS:
+        raise InvalidArgument(f"{FAULTS_ENV}: fault of {key!r} must be one of {', '.join(FAULT_KINDS)}, got {fault!r}")
+    return fault if attempts is None or attempt in attempts else None
+
+
+# where and how ---------------------------------------------------------------------
+def _context() -> Any:
+    for name in _THREAD_VARS:
+        os.environ.setdefault(name, "1")
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    # Only effective before this process's forkserver starts; harmless after.
+    ctx.set_forkserver_preload(_PRELOAD)
+    return ctx
+
+
+@contextlib.contextmanager
+def _may_have_children() -> Iterator[None]:
+    """Let a daemonic process (a Dask worker under its nanny) start the attempt.
+
+    multiprocessing forbids children to daemonic processes because a daemon
+    is killed without joining them, which would leave orphans.  An attempt
+    process cannot be orphaned: it exits when its lifeline to this process
+    closes.  So the flag is lifted for the start only.
+    """
+    config = multiprocessing.current_process()._config  # type: ignore[attr-defined]
+    with _start_lock:
+        daemon = config.pop("daemon", None)
+        try:
+            yield
+        finally:
+            if daemon is not None:
+                config["daemon"] = daemon
+
+
+def _worker_name() -> str:
+    if "distributed" in sys.modules:
+        try:
+            from distributed import get_worker
+
+            return str(get_worker().address)
+        except (ImportError, ValueError, AttributeError):
+            pass
+    return f"{socket.gethostname()}/pid {os.getpid()}"
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory this process may use: the machine's, or its cgroup's when smaller."""
+    total = None
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            with open(path) as fh:
+                text = fh.read().strip()
+            if text.isdigit() and (total is None or int(text) < total):
+                total = int(text)
+    return total
+
+
+def _resolve_memory_limit(limit: int | str | None) -> int | None:
+    if limit is None or isinstance(limit, int):
+        return limit
+    if limit != "auto":
+        raise InvalidArgument(f"memory_limit must be a number of bytes, None or 'auto', got {limit!r}")
+    if "distributed" in sys.modules:
+        try:
+            from distributed import get_worker
+
+            w = get_worker()
+            if w.memory_manager.memory_limit:
+                return max(_MIN_AUTO_LIMIT, int(w.memory_manager.memory_limit) // max(1, w.state.nthreads))
+        except (ImportError, ValueError, AttributeError):
+            pass
+    total = physical_memory()
+    if total is None:  # pragma: no cover - no way to know: no cap
+        return None
+    from .executors import default_workers
+
+    return max(min(_MIN_AUTO_LIMIT, total), total // default_workers())
+
+
+def _format_bytes(n: int) -> str:
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} B"

@@ -181,7 +181,11 @@ _DEFAULT_OUT = Path("out") / "gap"
 def gap(
     config: Optional[Path] = typer.Option(None, "--config", help="Sweep TOML file, laid over the defaults (see --show-config)."),
     quick: bool = typer.Option(False, "--quick", help="The [quick] variant: fewer seeds, a coarse eps grid (about 2 minutes)."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Local worker processes (default: all cores; 1 runs in this process)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Trials at a time (default: all cores; 1 runs in this process); dask: LocalCluster workers, or with --scheduler the workers to wait for."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="local (processes on this machine; the default) | dask (a LocalCluster, or the cluster at --scheduler)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address (tcp://host:8786) or scheduler file of a running Dask cluster; implies --executor dask."),
+    retries: int = typer.Option(2, "--retries", help="How often a trial whose worker died runs again before it is stored as failed."),
+    memory_limit: Optional[str] = typer.Option(None, "--memory-limit", help="Address-space cap of each trial process, e.g. 4GiB, or none (default: memory / workers, at least 2GiB)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Results folder (default: out/gap, or out/gap-quick with --quick)."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the sweep's config (the shipped defaults when no --config/--quick) and exit."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run the trials stored as failed again."),
@@ -201,22 +205,38 @@ def gap(
     check_choice("--progress", progress, ("auto", "bar", "log", "none"))
     if workers is not None:
         workers = check_int("--workers", workers, minimum=1, maximum=1024)
+    from .sweep.executors import EXECUTORS, default_workers
+
+    kind = check_choice("--executor", executor, tuple(EXECUTORS)) if executor is not None else ("dask" if scheduler else "local")
+    if scheduler is not None and kind != "dask":
+        raise InvalidArgument(f"--scheduler needs --executor dask, got --executor {kind}")
+    retries = check_int("--retries", retries, minimum=0, maximum=100)
+    cap: Any = "auto"
+    if memory_limit is not None:
+        cap = None if memory_limit.strip().lower() == "none" else parse_bytes(memory_limit, "--memory-limit")
+        if cap is not None and cap < 2**26:
+            raise InvalidArgument(f"--memory-limit must be at least 64MiB (or none), got {memory_limit!r}")
     folder = out if out is not None else (_DEFAULT_OUT.with_name("gap-quick") if quick else _DEFAULT_OUT)
-    from .sweep.executors import default_workers
 
     from .sweep import Store
 
     Store.for_sweep(folder, cfg).close()  # a folder of another sweep is refused before anything is said
-    n = workers if workers is not None else default_workers()
-    typer.echo(f"prunegap gap: {cfg.summary()}; {n} worker(s); results in {folder} (sweep {cfg.fingerprint()})", err=True)
+    where = f"Dask cluster at {scheduler}" if scheduler else f"{workers or default_workers()} {kind} worker(s)"
+    typer.echo(f"prunegap gap: {cfg.summary()}; {where}; results in {folder} (sweep {cfg.fingerprint()})", err=True)
     try:
-        run = run_sweep(cfg, folder, workers=n, progress=make_progress(progress), retry_failed=retry_failed)
+        run = run_sweep(
+            cfg, folder, workers=workers, executor=kind, scheduler=scheduler, retries=retries, memory_limit=cap,
+            progress=make_progress(progress), retry_failed=retry_failed,
+        )
     except KeyboardInterrupt:
         # typer turns KeyboardInterrupt into an exit code that main() does not
         # pass on; a stopped sweep must not look like a finished one (exit 130).
         raise SystemExit(130) from None
     if run.stored_before and not run.ran:
         typer.echo(f"nothing to run: the {run.stored_before} stored trials are all there is", err=True)
+    if run.retries:
+        typer.echo(f"{run.retries} attempt(s) were lost and retried; {run.lost} trial(s) lost every attempt "
+                   f"and are stored as failed (see the attempts table)", err=True)
     report = build_report(folder)
     typer.echo(report.markdown)
 

@@ -13,6 +13,7 @@ import math
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ def read_ticket(path: str | os.PathLike[str]) -> Ticket:
         raise
     except FileNotFoundError:
         raise InvalidArgument(f"ticket file {str(path)!r} does not exist") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:  # zlib: a damaged compressed array
         raise InvalidArgument(f"ticket file {str(path)!r} is not a readable .npz ticket ({type(exc).__name__}: {exc})") from None
     w, U, v = data["w"], data["U"], data["v"]
     if w.ndim != 1 or U.ndim != 2 or U.shape[1] != w.shape[0] or v.shape != (U.shape[0],):

@@ -73,7 +73,8 @@ __all__ = [
 
 BACKENDS: tuple[str, ...] = ("auto", "highs", "cpsat")
 log = logging.getLogger(__name__)
-_SAMPLE_STREAM = 17  # purpose of the seeded sample points in d >= 3 (see network.stream_generator)
+_SAMPLE_STREAM = 17
+_PORTFOLIO = 4  # CP-SAT subsolvers interleaved in one thread  # purpose of the seeded sample points in d >= 3 (see network.stream_generator)
 _TWO_PI = 2.0 * math.pi
 
 
@@ -140,7 +141,8 @@ class MIPOptions:
     backend: str = "auto"  # "highs", "cpsat" (OR-Tools, when installed) or "auto" (cpsat if installed)
     node_limit: int = 1_000_000  # HiGHS: branch-and-bound nodes of all MIP solves of one decision
     conflict_limit: int = 5_000_000  # CP-SAT: conflicts of all solves of one decision
-    workers: int = 1  # CP-SAT workers (1: deterministic)
+    workers: int = 1  # CP-SAT threads (1: deterministic)
+    sat_strategy: str = "portfolio"  # CP-SAT: "portfolio" (interleaved subsolvers), "sat" (no LP), "lp"
     max_rounds: int = 400  # cutting-plane rounds of one decision
     time_limit: float | None = None  # seconds of one decision (wall clock: an extra, not reproducible)
     no_margin: float = 1e-6  # "no" is proven for eps + no_margin (absorbs the solver's tolerance)
@@ -151,7 +153,7 @@ class MIPOptions:
     min_error_rtol: float = 1e-4  # min-error stops when upper - lower <= rtol * upper (+ no_margin)
     tol: float = 1e-6  # evaluator interval width accepted in d >= 3
     max_cells: int = 400_000  # evaluator cells in d >= 3
-    descend: bool = True  # width search: prove "no" right below the best width known
+    descend: bool = False  # width search: attack the width right below the best yes (see WidthOracle)
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> "MIPOptions":
@@ -166,6 +168,7 @@ class MIPOptions:
         check_int("node_limit", o.node_limit, minimum=1)
         check_int("conflict_limit", o.conflict_limit, minimum=1)
         check_int("workers", o.workers, minimum=1)
+        check_choice("sat_strategy", o.sat_strategy, ("portfolio", "sat", "lp"))
         check_int("max_rounds", o.max_rounds, minimum=1)
         if o.time_limit is not None:
             check_positive_float("time_limit", o.time_limit)
@@ -463,11 +466,11 @@ class SatModel:
     """
 
     def __init__(self, d: int, w: np.ndarray, output: str, design: Design, *, level: float,
-                 workers: int = 1, linearization: int = 0) -> None:
+                 workers: int = 1, strategy: str = "portfolio") -> None:
         self.d, self.w, self.output, self.design = d, np.asarray(w, float), output, design
         self.level = float(level)
         self.target = self.level
-        self.workers, self.linearization = workers, linearization
+        self.workers, self.strategy = workers, strategy
         self.A = np.zeros((0, d))
         self.b = np.zeros(0)
         self.unit = np.zeros(0, np.int64)
@@ -560,9 +563,15 @@ class SatModel:
             p.solution_hint.values.extend(hint[cols].astype(int).tolist())
         S = cp_model.CpSolver()
         prm = S.parameters
-        prm.num_workers = int(self.workers)
         prm.random_seed = 0
-        prm.linearization_level = int(self.linearization)
+        if self.strategy == "portfolio" and self.workers == 1:
+            # several search strategies interleaved in one thread: deterministic, and robust for both
+            # answers (clause learning without LP proves "no" fastest, LP-guided search finds "yes")
+            prm.interleave_search = True
+            prm.num_workers = _PORTFOLIO
+        else:
+            prm.num_workers = int(self.workers)
+            prm.linearization_level = 0 if self.strategy == "sat" else 1
         prm.max_number_of_conflicts = int(max(1, node_limit))
         if time_limit is not None:
             prm.max_time_in_seconds = float(time_limit)
@@ -650,7 +659,7 @@ class CuttingPlaneSolver:
         if self.model is None:
             if self.backend == "cpsat":
                 self.model = SatModel(self.setting.d, self.w, self.setting.output, self.design, level=level,
-                                      workers=self.opts.workers)
+                                      workers=self.opts.workers, strategy=self.opts.sat_strategy)
             else:
                 self.model = PointMIP(self.setting.d, self.w, self.setting.output, self.design, level=level)
             self.model.add_points(initial_points(self.setting, self.w, self.seed, self.eps, self.opts))

@@ -3,12 +3,15 @@
     from prunegap.sweep import load_config, run_sweep
     config = load_config("my.toml", quick=True)     # or load_config() for the defaults
     run_sweep(config, "out/gap", workers=2)         # resumable; one DuckDB row per trial
+    run_sweep(config, "out/gap", executor="dask", scheduler="tcp://10.0.0.5:8786")
 
 The report (:mod:`prunegap.report`) reads the folder back.
 """
 
 from .config import Analysis, Study, SweepConfig, default_toml, load_config, parse_config
+from .executors import EXECUTORS, DaskExecutor, InlineExecutor, LocalExecutor, make_executor
 from .runner import SweepRun, plan, run_sweep
+from .sandbox import AttemptResult, run_attempt
 from .store import DB_NAME, Store, masks_of
 from .trials import Trial, run_trial
 
@@ -19,9 +22,16 @@ __all__ = [
     "default_toml",
     "load_config",
     "parse_config",
+    "EXECUTORS",
+    "DaskExecutor",
+    "InlineExecutor",
+    "LocalExecutor",
+    "make_executor",
     "SweepRun",
     "plan",
     "run_sweep",
+    "AttemptResult",
+    "run_attempt",
     "DB_NAME",
     "Store",
     "masks_of",

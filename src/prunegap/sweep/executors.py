@@ -107,22 +107,29 @@ class DaskExecutor(Executor):
     ``LocalCluster`` of ``workers`` single-threaded worker processes on
     loopback.  That cluster runs with ``allowed-failures = 0``: a worker
     that dies fails its task at once, and the driver retries it as a new
-    attempt, recorded.  Tasks are impure (``pure=False``): a retry is a new
-    task, never the cached result of the lost one.
+    attempt, recorded; and with ``worker-saturation = 1``: a worker holds only
+    the trial it runs, so its death costs no queued trial an attempt.  Tasks
+    are impure (``pure=False``): a retry is a new task, never the cached
+    result of the lost one.  ``connect_timeout`` defaults to Dask's
+    ``distributed.comm.timeouts.connect``.
     """
 
     isolates = True
     memory_limit = "auto"  # resolved on each worker: its Dask memory limit per thread
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None, *, client: Any = None,
-                 connect_timeout: float = 30.0) -> None:
+                 connect_timeout: float | None = None) -> None:
         try:
             import dask
+            from dask.utils import parse_timedelta
             from distributed import Client, LocalCluster
         except ImportError:
             raise InvalidArgument(
                 "--executor dask needs dask.distributed: pip install 'prunegap[dask]'"
             ) from None
+        if connect_timeout is None:
+            connect_timeout = float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s"))
+        self._slots: tuple[float, int] = (-1.0, 1)
         self.cluster = None
         self._own_client = client is None
         if client is not None:
@@ -145,10 +152,12 @@ class DaskExecutor(Executor):
                 self.client.wait_for_workers(workers)
         else:
             n = workers if workers is not None else default_workers()
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            config = {"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}
+            with dask.config.set(config):
+                # Its log lines on dying workers would repeat the sweep's own retry lines.
                 self.cluster = LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    dashboard_address=None, silence_logs=logging.ERROR,
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
                 )
             self.client = Client(self.cluster)
             self.where = f"Dask LocalCluster of {n} worker(s) at {self.cluster.scheduler_address}"
@@ -159,11 +168,18 @@ class DaskExecutor(Executor):
 
     @property
     def slots(self) -> int:
-        """Threads of the workers connected now (an adaptive cluster grows)."""
-        try:
-            return max(1, sum(self.client.nthreads().values()))
-        except Exception:  # noqa: BLE001 - a closing client
-            return 1
+        """Threads of the workers connected now (an adaptive cluster grows);
+        asked of the scheduler at most once a second."""
+        import time
+
+        at, n = self._slots
+        if time.monotonic() - at > 1.0:
+            try:
+                n = max(1, sum(self.client.nthreads().values()))
+            except Exception:  # noqa: BLE001 - a closing client
+                n = 1
+            self._slots = (time.monotonic(), n)
+        return n
 
     def alive(self) -> bool:
         return self.client.status == "running"

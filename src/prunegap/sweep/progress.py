@@ -25,6 +25,9 @@ class Progress(Protocol):
 
     def finished(self, trial: Trial, row: dict[str, Any]) -> None: ...
 
+    def retried(self, trial: Trial, attempt: int, reason: str) -> None:
+        """``trial`` runs again as ``attempt`` (optional: the engine checks for it)."""
+
     def close(self) -> None: ...
 
 
@@ -49,6 +52,9 @@ class NullProgress:
         pass
 
     def finished(self, trial: Trial, row: dict[str, Any]) -> None:
+        pass
+
+    def retried(self, trial: Trial, attempt: int, reason: str) -> None:
         pass
 
     def close(self) -> None:
@@ -127,6 +133,9 @@ class LogProgress(_Counts):
         elif time.monotonic() - self.last > self.heartbeat:
             self._line(f"{self._head()}  running {self.current()}")
 
+    def retried(self, trial: Trial, attempt: int, reason: str) -> None:
+        self._line(f"{self._head()}  retry {trial.key} (attempt {attempt}): {reason}")
+
     def close(self) -> None:
         pass
 
@@ -162,6 +171,9 @@ class RichProgress(_Counts):
     def finished(self, trial: Trial, row: dict[str, Any]) -> None:
         self._finished(trial, row)
         self.bar.update(self.task, advance=1, description=self.current())
+
+    def retried(self, trial: Trial, attempt: int, reason: str) -> None:
+        self.bar.console.print(f"retry {trial.key} (attempt {attempt}): {reason}", markup=False, highlight=False)
 
     def close(self) -> None:
         self.bar.stop()

@@ -5,7 +5,14 @@ window of trials is in flight; each finished trial is inserted and committed
 by the driver at once, so an interrupted sweep (Ctrl-C, kill -9) loses only
 the trials in flight, and rerunning resumes by skipping stored keys.  Rows
 are pure functions of their trials, so the stored table never depends on the
-number of workers or on the order in which trials finish.
+executor, the number of workers or the order in which trials finish.
+
+Each trial runs as attempts (:func:`prunegap.sweep.sandbox.run_attempt`).
+An attempt whose worker dies, or whose process crashes, is retried up to
+``retries`` times; every attempt is recorded in the ``attempts`` table, and
+a trial whose attempts are all lost is stored as ``failed`` with the reason,
+while the sweep goes on.  An attempt stopped by its time limit or memory cap
+is not retried: it is a row (``unknown``, with the bracket it had).
 """
 
 from __future__ import annotations
@@ -13,19 +20,23 @@ from __future__ import annotations
 import math
 import os
 import sys
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..exceptions import PrunegapError
+from ..exceptions import InvalidArgument, PrunegapError
 from .config import SweepConfig, method_available
 from .executors import default_workers, make_executor, terminate
 from .progress import NullProgress, Progress
+from .sandbox import AttemptResult, run_attempt
 from .store import Store
-from .trials import Trial, empty_row, run_trial
+from .trials import Trial, empty_row
 
 __all__ = ["SweepRun", "run_sweep", "plan"]
+
+#: Most retries of one trial a sweep may ask for.
+MAX_RETRIES = 100
 
 
 @dataclass
@@ -39,6 +50,10 @@ class SweepRun:
     skipped: dict[str, int] = field(default_factory=dict)  # study -> trials whose method is not installed
     retried: int = 0  # failed trials deleted for --retry-failed
     statuses: dict[str, int] = field(default_factory=dict)  # of the trials this run finished
+    run: int = 0  # this invocation's number in the attempts table
+    retries: int = 0  # attempts lost (worker died, process crashed) and run again
+    lost: int = 0  # trials stored as failed because every attempt was lost
+    executor: str = ""  # where the trials ran, in words
 
 
 def plan(config: SweepConfig, stored: set[str]) -> tuple[list[Trial], dict[str, int]]:
@@ -76,18 +91,35 @@ def run_sweep(
     folder: str | os.PathLike[str],
     *,
     workers: int | None = None,
-    executor: Executor | None = None,
+    executor: Executor | str | None = None,
+    scheduler: str | None = None,
+    retries: int = 2,
+    memory_limit: int | str | None = "auto",
     progress: Progress | None = None,
     retry_failed: bool = False,
     say: Callable[[str], None] = _say,
 ) -> SweepRun:
     """Run the trials of ``config`` that ``folder`` does not hold yet.
 
-    ``executor`` (any ``concurrent.futures.Executor``) overrides ``workers``
-    (default: all cores, local processes; 1 runs inline).  Returns what was
-    done; raises ``KeyboardInterrupt`` on Ctrl-C after saving every finished
-    trial, and :class:`PrunegapError` when a worker process dies.
+    ``executor``: any ``concurrent.futures.Executor``, or the name of one to
+    start and stop here (``"local"``, the default, or ``"dask"``; see
+    :func:`~prunegap.sweep.executors.make_executor`), with ``workers``
+    (default: all cores; an explicit 1 runs inline, in this process) and, for
+    Dask, ``scheduler`` (the address of an existing cluster).  ``retries``:
+    how often a trial whose attempt was lost (a worker died) runs again.
+    ``memory_limit``: the address-space cap of each attempt process, in
+    bytes (None: none; "auto": the executor's default, else this machine's
+    memory per core).  Returns what was done; raises ``KeyboardInterrupt`` on
+    Ctrl-C after saving every finished trial, and :class:`PrunegapError`
+    when the executor stops working (a broken pool, a lost scheduler).
     """
+    from .._validation import check_int
+
+    retries = check_int("retries", retries, minimum=0, maximum=MAX_RETRIES)
+    if memory_limit is not None and not isinstance(memory_limit, str):
+        memory_limit = check_int("memory_limit", memory_limit, minimum=2**26)
+    elif isinstance(memory_limit, str) and memory_limit != "auto":
+        raise InvalidArgument(f"memory_limit must be a number of bytes >= 2**26, None or 'auto', got {memory_limit!r}")
     progress = progress or NullProgress()
     folder = Path(folder)
     with Store.for_sweep(folder, config) as store:
@@ -95,7 +127,7 @@ def run_sweep(
         stored = store.keys()
         todo, skipped = plan(config, stored)
         total = len(config.trials())
-        run = SweepRun(folder, total, len(stored), skipped=skipped, retried=retried)
+        run = SweepRun(folder, total, len(stored), skipped=skipped, retried=retried, run=store.next_run())
         for study, n in skipped.items():
             s = config.study(study)
             say(
@@ -104,13 +136,14 @@ def run_sweep(
             )
         if not todo:
             return run
-        n_workers = workers if workers is not None else default_workers()
-        own = executor is None
-        pool = executor if executor is not None else make_executor("local", n_workers)
-        window = max(2 * n_workers, 2)
+        own = executor is None or isinstance(executor, str)
+        pool = make_executor(executor or "local", workers, scheduler) if own else executor
+        run.executor = getattr(pool, "where", type(pool).__name__)
+        fallback = workers if workers is not None else default_workers()
+        driver = _Driver(pool, store, progress, run, retries=retries, memory_limit=memory_limit, fallback=fallback)
         progress.start(total - sum(skipped.values()), len(stored), todo)
         try:
-            _drive(pool, todo, window, store, progress, run)
+            driver.drive(todo)
         except KeyboardInterrupt:
             if own:
                 terminate(pool)
@@ -129,41 +162,91 @@ def run_sweep(
         return run
 
 
-def _drive(pool: Executor, todo: list[Trial], window: int, store: Store, progress: Progress, run: SweepRun) -> None:
-    queue = iter(todo)
-    inflight: dict[Future, Trial] = {}
+class _Driver:
+    """Keeps a window of attempts in flight and stores what comes back."""
 
-    def fill() -> None:
-        while len(inflight) < window:
-            trial = next(queue, None)
-            if trial is None:
-                return
-            progress.started(trial)
-            inflight[pool.submit(run_trial, trial)] = trial
+    def __init__(self, pool: Executor, store: Store, progress: Progress, run: SweepRun, *, retries: int,
+                 memory_limit: int | str | None, fallback: int) -> None:
+        self.pool, self.store, self.progress, self.run = pool, store, progress, run
+        self.retries = retries
+        self.isolate = bool(getattr(pool, "isolates", True))
+        if memory_limit == "auto":
+            memory_limit = getattr(pool, "memory_limit", "auto")
+        self.memory_limit = memory_limit
+        self.fallback = fallback
+        self.inflight: dict[Future, tuple[Trial, int]] = {}
 
-    fill()
-    while inflight:
-        done, _ = wait(list(inflight), timeout=1.0, return_when=FIRST_COMPLETED)
-        for future in done:
-            trial = inflight.pop(future)
-            row = _row_of(future, trial, store)
-            store.insert(row)
-            run.ran += 1
-            run.statuses[row["status"]] = run.statuses.get(row["status"], 0) + 1
-            progress.finished(trial, row)
+    def window(self) -> int:
+        slots = getattr(self.pool, "slots", None)
+        return max(2, 2 * int(slots if slots is not None else self.fallback))
+
+    def submit(self, trial: Trial, attempt: int) -> None:
+        try:
+            future = self.pool.submit(run_attempt, trial, attempt, self.isolate, self.memory_limit)
+        except (RuntimeError, BrokenExecutor) as exc:  # shut down or broken: nothing more will run
+            raise self._gone(trial, exc) from None
+        self.inflight[future] = (trial, attempt)
+
+    def drive(self, todo: list[Trial]) -> None:
+        queue = iter(todo)
+
+        def fill() -> None:
+            while len(self.inflight) < self.window():
+                trial = next(queue, None)
+                if trial is None:
+                    return
+                self.progress.started(trial)
+                self.submit(trial, 1)
+
         fill()
+        while self.inflight:
+            done, _ = wait(list(self.inflight), timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                trial, attempt = self.inflight.pop(future)
+                self.finish(trial, attempt, self.result_of(future, trial, attempt))
+            fill()
+
+    def result_of(self, future: Future, trial: Trial, attempt: int) -> AttemptResult:
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            raise
+        except (BrokenExecutor, CancelledError) as exc:
+            raise self._gone(trial, exc) from None
+        except Exception as exc:  # noqa: BLE001 - the executor lost the attempt (a worker died): retry
+            if not getattr(self.pool, "alive", lambda: True)():
+                raise self._gone(trial, exc) from None
+            worker = getattr(getattr(exc, "last_worker", None), "address", None)  # distributed.KilledWorker
+            reason = f"its worker {worker} died" if worker else _describe(exc)
+            return AttemptResult(trial.key, attempt, "lost", None, worker or "?", None, None, reason[:2000])
+
+    def finish(self, trial: Trial, attempt: int, result: AttemptResult) -> None:
+        record = result.record(self.run.run)
+        if result.row is None:
+            if attempt <= self.retries:
+                self.store.add_attempt(record)
+                self.run.retries += 1
+                retried = getattr(self.progress, "retried", None)
+                if retried is not None:
+                    retried(trial, attempt + 1, result.reason or result.outcome)
+                self.submit(trial, attempt + 1)
+                return
+            row = empty_row(trial, f"all {attempt} attempt(s) were lost; the last: {result.reason}"[:2000])
+            self.run.lost += 1
+        else:
+            row = result.row
+        self.store.record(row, record)
+        self.run.ran += 1
+        self.run.statuses[row["status"]] = self.run.statuses.get(row["status"], 0) + 1
+        self.progress.finished(trial, row)
+
+    def _gone(self, trial: Trial, exc: BaseException) -> PrunegapError:
+        return PrunegapError(
+            f"the executor stopped while running {trial.key} ({_describe(exc)[:300]}); the "
+            f"{self.store.count()} finished trials are saved in {self.store.path}: rerun the same command to resume"
+        )
 
 
-def _row_of(future: Future, trial: Trial, store: Store) -> dict[str, Any]:
-    try:
-        return future.result()
-    except BrokenExecutor as exc:
-        raise PrunegapError(
-            f"a worker process died while running {trial.key} (killed, or out of memory?); the "
-            f"{store.count()} finished trials are saved in {store.path}: rerun the same command to resume "
-            f"({type(exc).__name__})"
-        ) from None
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the executor failed, not the trial: still a row
-        return empty_row(trial, f"executor: {type(exc).__name__}: {' '.join(str(exc).split())}"[:2000])
+def _describe(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -69,8 +69,9 @@ FAULT_KINDS: tuple[str, ...] = ("crash", "kill-host", "hang", "memory")
 
 # One BLAS/OpenMP thread per attempt: the parallelism is across trials.
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-# Imported once by the forkserver, so that every attempt starts warm.
-_PRELOAD = ["prunegap.sweep.sandbox", "prunegap.api", "prunegap.solvers.weight", "prunegap.solvers.neuron"]
+# Imported once by the forkserver, so that every attempt starts warm (with
+# "__main__", a child skips re-running the main module, as spawn children do).
+_PRELOAD = ["__main__", "prunegap.sweep.sandbox", "prunegap.api", "prunegap.solvers.weight", "prunegap.solvers.neuron"]
 _MIN_AUTO_LIMIT = 2 * 1024**3
 
 _live: set[Any] = set()  # attempt processes of this process, for kill_attempts()
@@ -88,7 +89,7 @@ class AttemptResult:
     row: dict[str, Any] | None = field(repr=False)  # the results row; None: crashed or lost
     worker: str  # the Dask worker's address, or host/pid of the local process that ran it
     pid: int | None  # the attempt process (None when it ran in the worker itself)
-    seconds: float  # wall clock of the attempt
+    seconds: float | None  # wall clock of the attempt (None: unknown, the attempt was lost)
     reason: str | None = None  # why it was crashed, lost, stopped
 
     def record(self, run: int) -> dict[str, Any]:
@@ -213,7 +214,10 @@ def _death(exitcode: int | None, memory_limit: int | None) -> str:
             what = f"was killed by signal {-exitcode}"
     else:
         what = f"exited with code {exitcode}"
-    hint = f" (its memory cap was {_format_bytes(memory_limit)})" if memory_limit else ""
+    # A failed allocation under the cap ends in abort() or a segfault in C code;
+    # SIGKILL comes from outside (the kernel's OOM killer, a person).
+    crash = exitcode is not None and -exitcode in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS)
+    hint = f" (it may have hit its memory cap of {_format_bytes(memory_limit)})" if memory_limit and crash else ""
     return f"the trial process {what} before returning a row{hint}"
 
 

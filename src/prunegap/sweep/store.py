@@ -5,16 +5,24 @@ Tables:
 * ``meta(key, value)``: the sweep's fingerprint, its resolved config (TOML
   and JSON), the schema version and the prunegap version that created it;
 * ``trials``: one row per finished trial (see :data:`COLUMNS`), keyed by the
-  trial's key, with the ticket masks at the returned width as packed bits.
+  trial's key, with the ticket masks at the returned width as packed bits;
+* ``attempts``: one row per attempt (see :data:`ATTEMPT_COLUMNS`): where it
+  ran and how it ended -- a retried trial has several.  Run-dependent by
+  nature, so it is kept apart from ``trials``, whose rows never depend on
+  the run.
 
-Only the driver writes, one row per statement, each committed at once
-(DuckDB's write-ahead log makes a committed row survive a kill -9), so an
-interrupted sweep loses only the trials in flight.  A folder belongs to one
-sweep: opening it for a different fingerprint is refused.
+Only the driver writes; a trial's row and its last attempt are committed in
+one transaction (DuckDB's write-ahead log makes a committed row survive a
+kill -9), so an interrupted sweep loses only the trials in flight, and a
+trial is never stored twice.  A folder belongs to one sweep: opening it for
+a different fingerprint, or one written with a results schema this prunegap
+does not know, is refused.  Schema 1 (no ``attempts`` table) is read as is
+and upgraded in place when a sweep resumes into it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -33,10 +41,12 @@ if TYPE_CHECKING:
     from ..masks import Masks
     from .config import SweepConfig
 
-__all__ = ["Store", "COLUMNS", "DB_NAME", "EXPORT_FORMATS", "masks_of"]
+__all__ = ["Store", "COLUMNS", "ATTEMPT_COLUMNS", "DB_NAME", "EXPORT_FORMATS", "SCHEMA_VERSION", "masks_of"]
 
 DB_NAME = "results.duckdb"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+#: Results schemas this prunegap reads ("1" lacks the attempts table).
+READABLE_SCHEMAS: tuple[str, ...] = ("1", "2")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
 
 #: (column, SQL type, meaning) of the ``trials`` table.
@@ -77,6 +87,19 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("timings", "VARCHAR", "timing statistics (JSON; vary between runs)"),
 )
 _NAMES = tuple(c for c, _, _ in COLUMNS)
+#: (column, SQL type, meaning) of the ``attempts`` table.
+ATTEMPT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("key", "VARCHAR NOT NULL", "the trial's key"),
+    ("run", "INTEGER NOT NULL", "the invocation of the sweep (1, 2, ... per resume)"),
+    ("attempt", "INTEGER NOT NULL", "1 for the first attempt of the trial in this run, 2 for its first retry, ..."),
+    ("outcome", "VARCHAR NOT NULL", "ok | timeout | memory | crashed | lost"),
+    ("worker", "VARCHAR", "the Dask worker's address, or host/pid of the local process that ran it"),
+    ("pid", "INTEGER", "the attempt's own process (NULL: it ran in the worker)"),
+    ("seconds", "DOUBLE", "wall-clock seconds of the attempt"),
+    ("reason", "VARCHAR", "why the attempt was lost, crashed or stopped"),
+    ("finished", "VARCHAR", "when the driver recorded it (UTC, ISO 8601)"),
+)
+_ATTEMPT_NAMES = tuple(c for c, _, _ in ATTEMPT_COLUMNS)
 _BLOBS = ("hidden_mask", "output_mask")
 #: Columns that vary between runs of the same trial; everything else is a
 #: pure function of the trial.
@@ -143,11 +166,14 @@ class Store:
         fresh = not path.exists()
         store = cls(cls._connect(path, False), path, False)
         try:
-            if fresh:
+            # A kill -9 inside the creating transaction leaves a database without
+            # tables: nothing to lose, so it is created again, as if fresh.
+            if fresh or store._empty():
                 store._create(config)
             else:
                 store._check_schema()
                 store._check_same(config)
+                store._upgrade()
                 # Same trials; the report parameters may have changed.
                 store._set_meta({"config_toml": config.to_toml(), "config_json": json.dumps(config.to_dict())})
         except BaseException:
@@ -161,6 +187,7 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         self.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
         self.con.execute(f"CREATE TABLE trials ({cols})")
+        self._create_attempts()
         self._set_meta(
             {
                 "schema": SCHEMA_VERSION,
@@ -173,6 +200,26 @@ class Store:
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             }
         )
+        self.con.execute("COMMIT")
+
+    def _empty(self) -> bool:
+        duckdb = _duckdb()
+        try:
+            return not self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        except duckdb.Error:
+            return False  # unreadable: _check_schema says so
+
+    def _create_attempts(self) -> None:
+        cols = ", ".join(f"{_q(c)} {t}" for c, t, _ in ATTEMPT_COLUMNS)
+        self.con.execute(f"CREATE TABLE attempts ({cols})")
+
+    def _upgrade(self) -> None:
+        """Schema 1 -> 2: add the (empty) attempts table; trials are unchanged."""
+        if self.meta().get("schema") == SCHEMA_VERSION:
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self._create_attempts()
+        self._set_meta({"schema": SCHEMA_VERSION})
         self.con.execute("COMMIT")
 
     def _set_meta(self, items: dict[str, str]) -> None:
@@ -189,10 +236,12 @@ class Store:
             cols = [r[0] for r in self.con.execute("SELECT * FROM trials LIMIT 0").description]
         except duckdb.Error as exc:
             raise InvalidArgument(f"{self.path} is not a readable results database ({' '.join(str(exc).split())})") from None
-        if schema != SCHEMA_VERSION or tuple(cols) != _NAMES:
+        if schema not in READABLE_SCHEMAS or tuple(cols) != _NAMES:
+            made_by = self.meta().get("prunegap_version", "an unknown version")
             raise InvalidArgument(
-                f"{self.path} has results schema {schema!r}, this prunegap reads schema {SCHEMA_VERSION!r}; "
-                "rebuild it with the prunegap version that made it, or rerun the sweep into a new folder"
+                f"{self.path} has results schema {schema!r} (written by prunegap {made_by}); this prunegap "
+                f"({__version__}) reads schema(s) {', '.join(map(repr, READABLE_SCHEMAS))}; use the prunegap "
+                "version that made it, or rerun the sweep into a new folder"
             )
 
     def _check_same(self, config: "SweepConfig") -> None:
@@ -203,10 +252,14 @@ class Store:
         new = config.experiment()
         changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
         made_by = meta.get("prunegap_version", "?")
-        what = f"differs in: {', '.join(changed)}" if changed else f"was made by prunegap {made_by}, this is {__version__}"
+        what = (
+            f"the config differs in: {', '.join(changed)}" if changed
+            else f"the results were made by prunegap {made_by}, this is prunegap {__version__}: results of "
+                 "different major.minor versions are never mixed"
+        )
         raise InvalidArgument(
             f"{self.path.parent} holds the results of a different sweep (fingerprint {meta.get('fingerprint')}, "
-            f"this config {config.fingerprint()}; the config {what}); use another --out folder, "
+            f"this config {config.fingerprint()}; {what}); use another --out folder, "
             "or remove the folder to start over"
         )
 
@@ -234,6 +287,26 @@ class Store:
         cfg = parse_config(_parse_toml(meta["config_toml"], str(self.path)), source=str(self.path), stored=True)
         return cfg if meta.get("quick") != "true" else _as_quick(cfg)
 
+    def attempts(self, key: str | None = None) -> list[dict[str, Any]]:
+        """Attempt records (of one trial when ``key``), in the order they were recorded."""
+        if not self._has_attempts():
+            return []
+        where, args = ("WHERE key = ?", [key]) if key is not None else ("", [])
+        names = ", ".join(map(_q, _ATTEMPT_NAMES))
+        cur = self.con.execute(f"SELECT {names} FROM attempts {where} ORDER BY run, finished, key, attempt", args)
+        return [dict(zip(_ATTEMPT_NAMES, r)) for r in cur.fetchall()]
+
+    def _has_attempts(self) -> bool:
+        tables = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return "attempts" in tables
+
+    def next_run(self) -> int:
+        """The number of the next invocation of the sweep (1 for the first)."""
+        if not self._has_attempts():
+            return 1
+        last = self.con.execute("SELECT max(run) FROM attempts").fetchone()[0]
+        return 1 if last is None else int(last) + 1
+
     def keys(self) -> set[str]:
         return {r[0] for r in self.con.execute("SELECT key FROM trials").fetchall()}
 
@@ -250,12 +323,38 @@ class Store:
     # writing ----------------------------------------------------------------
     def insert(self, row: dict[str, Any]) -> None:
         """Insert and commit one finished trial."""
+        self.record(row)
+
+    def record(self, row: dict[str, Any], attempt: dict[str, Any] | None = None) -> None:
+        """Commit one finished trial and its last attempt together: a kill -9
+        leaves both or neither."""
         missing = [c for c in _NAMES if c not in row]
         if missing:
             raise PrunegapError(f"a results row lacks column(s) {', '.join(missing)}")
         values = [row[c] for c in _NAMES]
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(
+                f"INSERT INTO trials ({', '.join(map(_q, _NAMES))}) VALUES ({', '.join('?' for _ in _NAMES)})", values
+            )
+            if attempt is not None:
+                self._insert_attempt(attempt)
+            self.con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.con.execute("ROLLBACK")
+            raise
+
+    def add_attempt(self, attempt: dict[str, Any]) -> None:
+        """Commit the record of an attempt that produced no row (lost, crashed)."""
+        self._insert_attempt(attempt)
+
+    def _insert_attempt(self, attempt: dict[str, Any]) -> None:
+        record = {**attempt, "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")}
+        values = [record.get(c) for c in _ATTEMPT_NAMES]
         self.con.execute(
-            f"INSERT INTO trials ({', '.join(map(_q, _NAMES))}) VALUES ({', '.join('?' for _ in _NAMES)})", values
+            f"INSERT INTO attempts ({', '.join(map(_q, _ATTEMPT_NAMES))}) VALUES ({', '.join('?' for _ in _ATTEMPT_NAMES)})",
+            values,
         )
 
     def delete(self, status: str) -> int:

@@ -1,0 +1,213 @@
+"""The Dask executor, on a real LocalCluster: the same rows as the local
+executor, worker deaths retried and recorded, time limits, the command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+from prunegap.cli import main  # noqa: E402
+from prunegap.sweep import DaskExecutor, Store, load_config, run_sweep  # noqa: E402
+from prunegap.sweep.config import parse_config  # noqa: E402
+from prunegap.sweep.sandbox import FAULTS_ENV  # noqa: E402
+from prunegap.sweep.store import VOLATILE  # noqa: E402
+
+# 16 construction trials and 4 neuron trials at easy eps (a few seconds in all)
+MIXED = {
+    "seeds": [0, 1, 2, 3],
+    "dims": [2, 3],
+    "eps": [0.1, 1e-3],
+    "time_limit": 60.0,
+    "studies": [
+        {"paradigm": "weight", "method": "construction", "max_width": 512},
+        {"paradigm": "neuron", "method": "mip", "max_width": 64, "grid": {"d2": [0.2]}},
+    ],
+}
+
+
+def stable(rows):
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
+
+
+def rows_of(folder):
+    with Store.open(folder) as s:
+        return s.rows(masks=True)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A LocalCluster of two single-threaded workers, as `--executor dask` starts it.
+
+    Faults are read on the workers, whose environment is fixed when they
+    start: the spec names trials of the test configs only."""
+    neuron_free = parse_config({**MIXED, "studies": MIXED["studies"][:1], "seeds": [10, 11]})
+    keys = [t.key for t in neuron_free.trials()]
+    spec = {keys[0]: "kill-host", keys[1]: {"fault": "kill-host", "attempts": [1]}, keys[2]: "hang"}
+    os.environ[FAULTS_ENV] = json.dumps(spec)
+    try:
+        ex = DaskExecutor(2)
+    finally:
+        del os.environ[FAULTS_ENV]
+    ex.faulty = keys[:3]
+    yield ex
+    ex.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_rows(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("local") / "l"
+    run_sweep(parse_config(MIXED), folder, workers=2)
+    return stable(rows_of(folder))
+
+
+def test_rows_equal_the_local_executor_rows(cluster, local_rows, tmp_path):
+    cfg = parse_config(MIXED)
+    run = run_sweep(cfg, tmp_path / "d", executor=cluster)
+    assert run.ran == len(cfg.trials()) == 20 and run.retries == 0
+    assert stable(rows_of(tmp_path / "d")) == local_rows
+    assert {r["status"] for r in local_rows} == {"certified"}
+    with Store.open(tmp_path / "d") as s:
+        workers = {a["worker"] for a in s.attempts()}
+    assert workers <= set(cluster.client.nthreads()) or all(w.startswith("tcp://127.0.0.1:") for w in workers)
+
+
+def test_rows_equal_through_a_scheduler_address(cluster, local_rows, tmp_path):
+    # the --scheduler path: a client of an existing cluster; whatever the number of workers
+    ex = DaskExecutor(scheduler=cluster.cluster.scheduler_address)
+    try:
+        assert ex.slots == 2 and "Dask cluster at tcp://127.0.0.1:" in ex.where
+        run_sweep(parse_config(MIXED), tmp_path / "a", executor=ex)
+    finally:
+        ex.shutdown()
+    assert cluster.alive()  # closing a client leaves the cluster running
+    assert stable(rows_of(tmp_path / "a")) == local_rows
+
+
+def test_a_worker_that_dies_mid_trial_is_retried_then_failed(cluster, tmp_path):
+    cfg = parse_config({**MIXED, "studies": MIXED["studies"][:1], "seeds": [10, 11], "time_limit": 3.0})
+    doomed, flaky, hung = cluster.faulty
+    run = run_sweep(cfg, tmp_path / "k", executor=cluster, retries=2)
+    assert run.ran == len(cfg.trials()) == 8 and run.lost == 1 and run.retries == 3
+    rows = {r["key"]: r for r in rows_of(tmp_path / "k")}
+    bad = rows[doomed]
+    assert bad["status"] == "failed" and bad["reason"].startswith("all 3 attempt(s) were lost")
+    assert "its worker tcp://127.0.0.1:" in bad["reason"] and "died" in bad["reason"]
+    assert rows[flaky]["status"] == "certified"
+    assert rows[hung]["status"] == "unknown" and rows[hung]["limit"] == "time_limit (3 s)"
+    assert (rows[hung]["n_lower"], rows[hung]["n_upper"]) == (2, None)
+    assert sum(r["status"] == "certified" for r in rows.values()) == 6
+    with Store.open(tmp_path / "k") as s:
+        lost = s.attempts(doomed)
+        assert [(a["attempt"], a["outcome"]) for a in lost] == [(1, "lost"), (2, "lost"), (3, "lost")]
+        assert all(a["worker"].startswith("tcp://127.0.0.1:") for a in lost)
+        assert [a["outcome"] for a in s.attempts(flaky)] == ["lost", "ok"]
+        assert [a["outcome"] for a in s.attempts(hung)] == ["timeout"]
+    # the nannies restarted the killed workers: the cluster still runs trials
+    deadline = time.monotonic() + 30
+    while len(cluster.client.nthreads()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(cluster.client.nthreads()) == 2
+
+
+def test_cli_dask_executor_end_to_end(tmp_path, capsys):
+    path = tmp_path / "c.toml"
+    path.write_text("seeds = 3\ndims = [2]\neps = [0.1]\n[[studies]]\nparadigm = 'weight'\n")
+    args = ["gap", "--config", str(path), "--progress", "none"]
+    assert main([*args, "--out", str(tmp_path / "d"), "--executor", "dask", "--workers", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert "Trials: 3 of 3 stored: 3 certified" in out and "2 dask worker(s)" in err
+    assert main([*args, "--out", str(tmp_path / "i"), "--workers", "1"]) == 0
+    assert stable(rows_of(tmp_path / "d")) == stable(rows_of(tmp_path / "i"))
+
+
+def test_an_unreachable_scheduler_is_one_line_exit_2(tmp_path, capsys):
+    import dask
+
+    path = tmp_path / "c.toml"
+    path.write_text("seeds = 1\ndims = [2]\neps = [0.1]\n[[studies]]\nparadigm = 'weight'\n")
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code = main(["gap", "--config", str(path), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot connect to a Dask scheduler" in err, err
+
+
+@pytest.mark.slow
+def test_cli_rows_do_not_depend_on_the_number_of_dask_workers(tmp_path, local_rows):
+    path = tmp_path / "m.toml"
+    path.write_text(parse_config(MIXED).to_toml())
+    for k in (1, 3):
+        argv = ["gap", "--config", str(path), "--out", str(tmp_path / f"w{k}"), "--executor", "dask",
+                "--workers", str(k), "--progress", "none"]
+        assert main(argv) == 0
+        assert stable(rows_of(tmp_path / f"w{k}")) == local_rows
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+def test_kill_9_of_a_dask_driver_then_resume(tmp_path):
+    text = "seeds = 16\ndims = [3]\neps = [0.1, 1e-2]\ntime_limit = 60.0\n"
+    text += "[[studies]]\nparadigm = 'weight'\nmethod = 'construction'\nmax_width = 512\n"
+    path = tmp_path / "k.toml"
+    path.write_text(text)
+    out = tmp_path / "k"
+    cmd = [sys.executable, "-m", "prunegap.cli", "gap", "--config", str(path), "--out", str(out),
+           "--executor", "dask", "--workers", "2", "--progress", "log"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    kids: set[int] = set()
+    try:
+        deadline = time.monotonic() + 120
+        for line in proc.stderr:
+            kids |= _descendants(proc.pid)
+            if " done " in line or time.monotonic() > deadline:
+                break
+        kids |= _descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert kids
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in kids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in kids), "Dask workers or trial processes outlived the killed driver"
+    cfg = load_config(path)
+    partial = len(rows_of(out))
+    assert 0 < partial < len(cfg.trials())
+    ex = DaskExecutor(2)
+    try:
+        run = run_sweep(cfg, out, executor=ex)
+    finally:
+        ex.shutdown()
+    assert run.stored_before == partial and run.ran == len(cfg.trials()) - partial
+    run_sweep(cfg, tmp_path / "ref", workers=1)
+    assert stable(rows_of(out)) == stable(rows_of(tmp_path / "ref"))

@@ -1,0 +1,405 @@
+"""Faults: lost attempts, time and memory limits, a killed driver, bad files.
+
+Faults are injected with PRUNEGAP_FAULTS (see prunegap.sweep.sandbox); the
+local executor runs every attempt in a process of its own, so a fault costs
+that attempt only.
+"""
+
+import json
+import os
+import threading
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from prunegap.cli import main
+from prunegap.exceptions import InvalidArgument
+from prunegap.search import minimal_width
+from prunegap.solvers.base import Outcome
+from prunegap.sweep import LocalExecutor, Store, load_config, run_sweep
+from prunegap.sweep.config import parse_config
+from prunegap.sweep.sandbox import FAULTS_ENV, run_attempt
+from prunegap.sweep.store import SCHEMA_VERSION, VOLATILE
+from prunegap.sweep.trials import Tracker, Trial, run_trial
+
+SMALL = {
+    "seeds": [0, 1, 2],
+    "dims": [2, 3],
+    "eps": [0.1, 1e-3],
+    "time_limit": 60.0,
+    "studies": [{"paradigm": "weight", "method": "construction", "max_width": 512}],
+}
+
+
+def config(**changes):
+    return parse_config({**SMALL, **changes})
+
+
+def stable(rows):
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
+
+
+def rows_of(folder, masks=True):
+    with Store.open(folder) as s:
+        return s.rows(masks=masks)
+
+
+def attempts_of(folder):
+    with Store.open(folder) as s:
+        return s.attempts()
+
+
+def faults(monkeypatch, spec):
+    monkeypatch.setenv(FAULTS_ENV, json.dumps(spec))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The undisturbed rows of SMALL (inline)."""
+    folder = tmp_path_factory.mktemp("ref") / "ref"
+    run_sweep(config(), folder, workers=1)
+    return stable(rows_of(folder))
+
+
+def trial(**kw) -> Trial:
+    base = dict(study="w", paradigm="weight", method="construction", d=2, eps=0.01, seed=1, init="uniform",
+                output="relu", norm="sup", max_width=512)
+    base.update(kw)
+    return Trial(**base)
+
+
+# lost attempts ---------------------------------------------------------------------
+def test_a_crashing_trial_is_retried_then_stored_failed_and_the_sweep_goes_on(tmp_path, monkeypatch, reference):
+    cfg = config()
+    doomed, flaky = cfg.trials()[0].key, cfg.trials()[5].key
+    faults(monkeypatch, {doomed: "crash", flaky: {"fault": "crash", "attempts": [1]}})
+    run = run_sweep(cfg, tmp_path / "f", executor=LocalExecutor(2), retries=2)
+    assert run.ran == len(cfg.trials()) == 12 and run.retries == 3 and run.lost == 1
+    rows = {r["key"]: r for r in rows_of(tmp_path / "f")}
+    bad = rows[doomed]
+    assert bad["status"] == "failed" and bad["n_lower"] == 1 and bad["n_upper"] is None
+    assert bad["reason"].startswith("all 3 attempt(s) were lost") and "killed by SIGKILL" in bad["reason"]
+    assert rows[flaky]["status"] == "certified"
+    # every other row is the undisturbed one
+    assert [r for r in stable(rows.values()) if r["key"] != doomed] == [r for r in reference if r["key"] != doomed]
+    attempts = attempts_of(tmp_path / "f")
+    mine = [a for a in attempts if a["key"] == doomed]
+    assert [(a["attempt"], a["outcome"]) for a in mine] == [(1, "crashed"), (2, "crashed"), (3, "crashed")]
+    assert all(a["pid"] and a["worker"] and "SIGKILL" in a["reason"] for a in mine)
+    assert [(a["attempt"], a["outcome"]) for a in attempts if a["key"] == flaky] == [(1, "crashed"), (2, "ok")]
+    assert len(attempts) == 12 + 3 and {a["run"] for a in attempts} == {1}
+
+
+def test_retries_zero_stores_the_first_loss(tmp_path, monkeypatch):
+    cfg = config(seeds=[0], dims=[2], eps=[0.1])
+    faults(monkeypatch, {cfg.trials()[0].key: "crash"})
+    run = run_sweep(cfg, tmp_path / "z", executor=LocalExecutor(2), retries=0)
+    assert run.lost == 1 and run.retries == 0
+    assert rows_of(tmp_path / "z")[0]["reason"].startswith("all 1 attempt(s) were lost")
+    # a later run retries it (--retry-failed) and numbers its attempts as run 2
+    monkeypatch.delenv(FAULTS_ENV)
+    again = run_sweep(cfg, tmp_path / "z", executor=LocalExecutor(2), retry_failed=True)
+    assert again.run == 2 and rows_of(tmp_path / "z")[0]["status"] == "certified"
+    assert [(a["run"], a["outcome"]) for a in attempts_of(tmp_path / "z")] == [(1, "crashed"), (2, "ok")]
+
+
+# time and memory ---------------------------------------------------------------------
+def test_a_trial_over_its_time_limit_is_stopped_with_its_bracket(tmp_path, monkeypatch):
+    cfg = config(seeds=[0, 1], dims=[2], eps=[0.1], time_limit=1.0)
+    hung = cfg.trials()[0].key
+    faults(monkeypatch, {hung: "hang"})
+    t0 = time.monotonic()
+    run_sweep(cfg, tmp_path / "t", executor=LocalExecutor(2))
+    assert time.monotonic() - t0 < 20
+    rows = {r["key"]: r for r in rows_of(tmp_path / "t")}
+    r = rows[hung]
+    # the construction scans widths upward: width 1 was a "no" before it hung
+    assert r["status"] == "unknown" and r["limit"] == "time_limit (1 s)"
+    assert (r["n_lower"], r["n_upper"], r["width"], r["calls"]) == (2, None, 1, 1)
+    assert json.loads(r["steps"]) == [[1, "no"]] and np.linalg.norm(json.loads(r["target"])) == pytest.approx(1.0)
+    assert [a["outcome"] for a in attempts_of(tmp_path / "t") if a["key"] == hung] == ["timeout"]
+    assert rows[cfg.trials()[1].key]["status"] == "certified"
+
+
+def test_a_real_search_stopped_by_its_time_limit_keeps_a_sound_bracket():
+    slow = trial(paradigm="neuron", method="mip", d=2, eps=0.025, seed=1, max_width=256)
+    full = run_trial(slow)
+    assert full["status"] == "certified"
+    n_star = full["n_star"]
+    stopped = run_attempt(replace(slow, time_limit=0.6), 1, True, None)
+    row = stopped.row
+    assert stopped.outcome == "timeout" and row["status"] == "unknown" and row["limit"] == "time_limit (0.6 s)"
+    assert row["n_lower"] <= n_star and (row["n_upper"] is None or n_star <= row["n_upper"])
+    if row["n_upper"] is not None:  # the ticket of the best yes it had comes with it
+        assert row["verdict"] == "yes" and row["error_upper"] <= slow.eps and row["hidden_mask"] is not None
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="SIGALRM needs the main thread")
+def test_in_process_guard_keeps_the_bracket_too():
+    row = run_trial(trial(paradigm="neuron", method="mip", d=2, eps=0.025, seed=1, max_width=256, time_limit=0.6))
+    assert row["status"] == "unknown" and row["limit"] == "time_limit (0.6 s)" and row["calls"] >= 1
+    assert row["n_lower"] >= 1 and json.loads(row["steps"])
+
+
+def test_a_trial_over_its_memory_cap_is_stored_with_that_reason(tmp_path, monkeypatch):
+    cfg = config(seeds=[0, 1], dims=[2], eps=[0.1])
+    hungry = cfg.trials()[0].key
+    faults(monkeypatch, {hungry: "memory"})
+    run_sweep(cfg, tmp_path / "m", executor=LocalExecutor(2), memory_limit=1024 * 2**20)
+    rows = {r["key"]: r for r in rows_of(tmp_path / "m")}
+    r = rows[hungry]
+    assert r["status"] == "unknown" and r["limit"].startswith("memory budget: MemoryError")
+    assert (r["n_lower"], r["n_upper"]) == (2, None)
+    assert [a["outcome"] for a in attempts_of(tmp_path / "m") if a["key"] == hungry] == ["memory"]
+    assert rows[cfg.trials()[1].key]["status"] == "certified"  # the cap did not hurt the others
+
+
+def test_the_subset_sum_memory_budget_is_a_limit_not_a_failure(tmp_path):
+    study = {**SMALL["studies"][0], "options": {"memory_budget": 1000}}
+    cfg = config(seeds=[0], dims=[2], eps=[1e-4], studies=[study])
+    run_sweep(cfg, tmp_path / "b", executor=LocalExecutor(2))
+    (r,) = rows_of(tmp_path / "b")
+    assert r["status"] == "unknown" and "memory budget" in r["limit"] and r["n_lower"] > 1
+
+
+# the bracket of a stopped search -------------------------------------------------------
+@settings(max_examples=150)
+@given(
+    n_star=st.integers(1, 300),
+    max_width=st.integers(1, 400),
+    unknown=st.sets(st.integers(1, 400), max_size=6),
+    strategy=st.sampled_from(["gallop", "scan"]),
+    extra_yes=st.sets(st.integers(1, 400), max_size=3),
+)
+def test_tracker_brackets_contain_n_star_at_every_step(n_star, max_width, unknown, strategy, extra_yes):
+    # gallop: a monotone certificate; scan: any yes set (a non-monotone one)
+    yes = set(range(n_star, 401)) if strategy == "gallop" else {n_star} | {w for w in extra_yes if w > n_star}
+    tracker = Tracker()
+    tracker.apply(("start", strategy == "gallop", [1.0, 0.0]))
+    brackets = []
+
+    def decide(n):
+        status = "unknown" if n in unknown else ("yes" if n in yes else "no")
+        out = Outcome(status, None, 0.0, 0.0 if status == "yes" else np.inf)
+        tracker.apply(("step", n, out.search_status, out.status, 0.0, out.error_upper, None))
+        brackets.append(tracker.bracket())
+        return out
+
+    r = minimal_width(decide, max_width=max_width, monotone=strategy == "gallop", strategy=strategy)
+    for lo, hi in brackets:  # what the search had proven when it could have been stopped
+        assert lo <= n_star and (hi is None or n_star <= hi)
+    assert tracker.bracket() == (r.n_lower, r.n_upper)
+
+
+# the driver killed -------------------------------------------------------------------------
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+def test_kill_9_of_an_isolated_sweep_leaves_no_process_and_resumes(tmp_path):
+    text = "seeds = 12\ndims = [3]\neps = [0.1, 1e-2]\ntime_limit = 60.0\n"
+    text += "[[studies]]\nparadigm = 'weight'\nmethod = 'construction'\nmax_width = 512\n"
+    path = tmp_path / "k.toml"
+    path.write_text(text)
+    out = tmp_path / "k"
+    cmd = [sys.executable, "-m", "prunegap.cli", "gap", "--config", str(path), "--out", str(out),
+           "--workers", "2", "--progress", "log"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    kids: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        for line in proc.stderr:
+            kids |= _descendants(proc.pid)
+            if " done " in line or time.monotonic() > deadline:
+                break
+        kids |= _descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    assert kids, "the sweep started no process of its own"
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in kids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in kids), "processes outlived the killed driver"
+    cfg = load_config(path)
+    partial = len(rows_of(out))
+    assert 0 < partial < len(cfg.trials())
+    run = run_sweep(cfg, out, executor=LocalExecutor(2))
+    assert run.stored_before == partial and run.ran == len(cfg.trials()) - partial
+    run_sweep(cfg, tmp_path / "ref", workers=1)
+    assert stable(rows_of(out)) == stable(rows_of(tmp_path / "ref"))
+
+
+# folders of another version, schema or sweep; damaged files ----------------------------------
+def test_a_folder_of_another_prunegap_version_is_refused(tmp_path, monkeypatch):
+    cfg = config(seeds=[0], dims=[2], eps=[0.1])
+    run_sweep(cfg, tmp_path / "v", workers=1)
+    import prunegap.sweep.config as config_module
+    import prunegap.sweep.store as store_module
+
+    monkeypatch.setattr(config_module, "__version__", "99.0.0")
+    monkeypatch.setattr(store_module, "__version__", "99.0.0")
+    with pytest.raises(InvalidArgument, match=r"different sweep .*results were made by prunegap 0\.\d+\.\d+, this is prunegap 99\.0\.0"):
+        run_sweep(parse_config({**SMALL, "seeds": [0], "dims": [2], "eps": [0.1]}), tmp_path / "v", workers=1)
+
+
+def test_an_unknown_results_schema_is_refused(tmp_path, capsys):
+    cfg = config(seeds=[0], dims=[2], eps=[0.1])
+    run_sweep(cfg, tmp_path / "s", workers=1)
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "s" / "results.duckdb"))
+    con.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
+    con.close()
+    with pytest.raises(InvalidArgument, match=r"results schema '99' .* reads schema\(s\) '1', '2'"):
+        run_sweep(cfg, tmp_path / "s", workers=1)
+    assert main(["report", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "results schema '99'" in err
+
+
+def test_a_schema_1_folder_is_read_and_upgraded_on_resume(tmp_path):
+    import duckdb
+
+    cfg = config(seeds=[0, 1], dims=[2], eps=[0.1])
+    run_sweep(cfg, tmp_path / "old", workers=1)
+    con = duckdb.connect(str(tmp_path / "old" / "results.duckdb"))
+    con.execute("DROP TABLE attempts")
+    con.execute("DELETE FROM trials WHERE seed = 1")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    con.close()
+    with Store.open(tmp_path / "old") as s:
+        assert s.count() == 1 and s.attempts() == [] and s.next_run() == 1
+    run = run_sweep(cfg, tmp_path / "old", workers=1)
+    assert run.ran == 1
+    with Store.open(tmp_path / "old") as s:
+        assert s.meta()["schema"] == SCHEMA_VERSION and len(s.attempts()) == 1
+
+
+def test_a_truncated_database_is_a_clear_error(tmp_path, capsys):
+    cfg = config(seeds=[0], dims=[2], eps=[0.1])
+    run_sweep(cfg, tmp_path / "t", workers=1)
+    db = tmp_path / "t" / "results.duckdb"
+    db.write_bytes(db.read_bytes()[: len(db.read_bytes()) // 2])
+    for argv in (["report", str(tmp_path / "t")], ["results", str(tmp_path / "t")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is not a readable results database" in err
+
+
+@pytest.mark.parametrize("cut", [None, 0.9, 0.6, 0.3, 0.05])
+def test_a_driver_killed_at_any_moment_leaves_a_folder_that_resumes(tmp_path, cut):
+    # Two trials committed, then the process dies before any checkpoint; the
+    # write-ahead log is then cut short as a power loss might leave it.
+    cfg = config(seeds=[0, 1, 2], dims=[2], eps=[0.1])
+    folder = tmp_path / "w"
+    code = (
+        "import os\nfrom prunegap.sweep import Store, run_trial\nfrom prunegap.sweep.config import parse_config\n"
+        f"cfg = parse_config({ {**SMALL, 'seeds': [0, 1, 2], 'dims': [2], 'eps': [0.1]}!r})\n"
+        f"s = Store.for_sweep({str(folder)!r}, cfg)\n"
+        "for t in cfg.trials()[:2]:\n    s.record(run_trial(t), {'key': t.key, 'run': 1, 'attempt': 1, 'outcome': 'ok'})\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    wal = folder / "results.duckdb.wal"
+    if cut is not None and wal.exists():
+        wal.write_bytes(wal.read_bytes()[: int(wal.stat().st_size * cut)])
+    run = run_sweep(cfg, folder, workers=1)
+    assert run.stored_before in (0, 1, 2) and run.stored_before + run.ran == 3
+    run_sweep(cfg, tmp_path / "ref", workers=1)
+    assert stable(rows_of(folder)) == stable(rows_of(tmp_path / "ref"))
+
+
+@settings(max_examples=60)
+@given(data=st.data())
+def test_damaged_ticket_files_are_a_clear_error(tmp_path_factory, data):
+    from prunegap import Masks, Setting, draw_instance
+    from prunegap.io import read_ticket, write_ticket
+
+    folder = tmp_path_factory.mktemp("ticket")
+    inst = draw_instance(Setting(d=2), 0, 5)
+    good = write_ticket(folder / "t.npz", inst.w, inst.U, inst.v, Masks.from_units(np.array([1, 0, 1, 1, 0]), 2))
+    blob = bytearray(good.read_bytes())
+    how = data.draw(st.sampled_from(["truncate", "flip", "zeros"]))
+    if how == "truncate":
+        blob = blob[: data.draw(st.integers(0, len(blob) - 1))]
+    else:
+        start = data.draw(st.integers(0, len(blob) - 1))
+        length = data.draw(st.integers(1, 64))
+        for i in range(start, min(len(blob), start + length)):
+            blob[i] = 0 if how == "zeros" else blob[i] ^ data.draw(st.integers(1, 255))
+    bad = folder / "bad.npz"
+    bad.write_bytes(bytes(blob))
+    try:
+        t = read_ticket(bad)
+    except InvalidArgument as exc:
+        assert str(bad) in str(exc)
+    else:  # the damage missed every checked byte: a valid ticket still
+        assert t.U.shape == (5, 2) and set(np.unique(t.masks.hidden_mask)) <= {0, 1}
+
+
+def test_a_ticket_with_bad_values_is_refused(tmp_path):
+    from prunegap.io import read_ticket
+
+    w, U, v = np.array([0.6, 0.8]), np.ones((3, 2)), np.ones(3)
+    np.savez(tmp_path / "nan.npz", w=w, U=U * np.nan, v=v, hidden_mask=np.ones((3, 2)), output_mask=np.ones(3))
+    with pytest.raises(InvalidArgument, match="non-finite"):
+        read_ticket(tmp_path / "nan.npz")
+    np.savez(tmp_path / "mask.npz", w=w, U=U, v=v, hidden_mask=2 * np.ones((3, 2)), output_mask=np.ones(3))
+    with pytest.raises(InvalidArgument, match="mask"):
+        read_ticket(tmp_path / "mask.npz")
+    with zipfile.ZipFile(tmp_path / "pickle.npz", "w") as z:
+        z.writestr("w.npy", b"\x93NUMPY garbage")
+    with pytest.raises(InvalidArgument):
+        read_ticket(tmp_path / "pickle.npz")
+
+
+# bad command-line input -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--executor", "spark"], "--executor must be one of 'local', 'dask', got 'spark'"),
+        (["--executor", "dsak"], "did you mean 'dask'"),
+        (["--executor", "local", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler needs --executor dask"),
+        (["--retries", "-1"], "--retries must be an integer"),
+        (["--memory-limit", "12"], "--memory-limit must be at least 64MiB"),
+        (["--memory-limit", "lots"], "--memory-limit must be a size"),
+    ],
+)
+def test_gap_options_are_checked(tmp_path, capsys, args, needle):
+    path = tmp_path / "c.toml"
+    path.write_text("seeds = 1\ndims = [2]\neps = [0.1]\n[[studies]]\nparadigm = 'weight'\n")
+    assert main(["gap", "--config", str(path), "--out", str(tmp_path / "o"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err, err
+    assert not (tmp_path / "o").exists()

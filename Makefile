@@ -11,8 +11,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,torch]"
+	$(PY) -m pip install --quiet -e ".[test,torch,dask]"
 	touch $(STAMP)
 
 # The main job: the gap experiment with its default sweep (resumable: rerun

@@ -16,9 +16,10 @@ from prunegap.masks import Masks
 from prunegap.network import UnitStream, draw_instance
 from prunegap.setting import Setting
 from prunegap.solvers.base import get_method
-from prunegap.solvers.mip import MIPOptions, initial_points, violation_points
+from prunegap.solvers.mip import MIPOptions, initial_points, sat_available, violation_points
 
 OUTPUTS = ("relu", "linear")
+BACKENDS = ["highs"] + (["cpsat"] if sat_available() else [])
 
 
 def _brute(setting: Setting, seed: int, n: int):
@@ -84,19 +85,21 @@ def test_violation_points_are_violated_and_cover_each_region(output):
 # --- solve: feasible and min-error against brute force ---------------------------
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_solve_matches_brute_force(output, seed):
+def test_solve_matches_brute_force(output, seed, backend):
     setting = Setting(d=2, output=output)
     inst, S, err = _brute(setting, seed, 12)
     best = float(err.min())
     solver = get_method("neuron", "mip")
     # thresholds around the optimum, and one far on each side
     for eps in (best * 0.5, best * 0.999, best * 1.001, best * 1.5, 1.2):
-        out = solver.solve(inst, eps)
+        out = solver.solve(inst, eps, backend=backend)
         _check_outcome(out, inst, eps, err)
         assert out.status == ("yes" if best <= eps else "no"), (eps, best)
-    me = solver.solve(inst, 0.3, objective="min-error")
+        assert out.stats["backend"] == backend
+    me = solver.solve(inst, 0.3, objective="min-error", backend=backend)
     _check_outcome(me, inst, 0.3, err)
     assert me.limit is None
     assert me.error_lower <= best <= me.error_upper
@@ -105,8 +108,9 @@ def test_solve_matches_brute_force(output, seed):
     assert network_error(A, b, inst.w, output=output).upper == pytest.approx(me.error_upper, abs=1e-12)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("output", OUTPUTS)
-def test_width_matches_brute_force(output):
+def test_width_matches_brute_force(output, backend):
     setting = Setting(d=2, output=output)
     n_max = 13
     for seed in range(6):
@@ -118,7 +122,7 @@ def test_width_matches_brute_force(output):
             r_ = np.unique(err[err < 1.0])
             eps = float(0.5 * (r_[0] + r_[1])) if r_.size > 1 else 0.5
         want = smallest_width(widths, err, eps)
-        r = api.width(setting, seed=seed, eps=eps, paradigm="neuron", max_width=n_max)
+        r = api.width(setting, seed=seed, eps=eps, paradigm="neuron", max_width=n_max, backend=backend)
         assert r.n_star == want, (seed, r.search.steps)
         o = r.outcome
         if want is None:
@@ -142,26 +146,28 @@ def test_width_reports_no_width_up_to_the_cap():
 # --- property tests --------------------------------------------------------------
 
 
-@settings(max_examples=25)
+@settings(max_examples=30)
 @given(
     seed=st.integers(0, 10_000),
     n=st.integers(1, 11),
     output=st.sampled_from(OUTPUTS),
     scale=st.floats(0.3, 1.7),
+    backend=st.sampled_from(BACKENDS),
 )
-def test_property_no_yes_is_false_and_no_no_is_contradicted(seed, n, output, scale):
+def test_property_no_yes_is_false_and_no_no_is_contradicted(seed, n, output, scale, backend):
     setting = Setting(d=2, output=output)
     inst, S, err = _brute(setting, seed, n)
     eps = max(float(err.min()) * scale, 1e-3)
-    out = get_method("neuron", "mip").solve(inst, eps, node_limit=50_000)
+    out = get_method("neuron", "mip").solve(inst, eps, node_limit=50_000, backend=backend)
     _check_outcome(out, inst, eps, err)
     if out.status != "unknown":
         assert out.status == ("yes" if err.min() <= eps else "no")
 
 
-@settings(max_examples=10)
-@given(seed=st.integers(0, 10_000), output=st.sampled_from(OUTPUTS), q=st.floats(0.05, 0.6))
-def test_property_width_search_is_exact(seed, output, q):
+@settings(max_examples=12)
+@given(seed=st.integers(0, 10_000), output=st.sampled_from(OUTPUTS), q=st.floats(0.05, 0.6),
+       backend=st.sampled_from(BACKENDS))
+def test_property_width_search_is_exact(seed, output, q, backend):
     setting = Setting(d=2, output=output)
     n_max = 11
     inst, S, err = _brute(setting, seed, n_max)
@@ -172,7 +178,7 @@ def test_property_width_search_is_exact(seed, output, q):
     k = min(int(q * reachable.size), reachable.size - 2)
     eps = float(0.5 * (reachable[k] + reachable[k + 1]))  # away from ties with any mask's error
     want = smallest_width(widths, err, eps)
-    r = api.width(setting, seed=seed, eps=eps, paradigm="neuron", max_width=n_max)
+    r = api.width(setting, seed=seed, eps=eps, paradigm="neuron", max_width=n_max, backend=backend)
     assert r.n_star == want
     for n, status in r.search.steps:
         assert status == ("yes" if float(err[widths <= n].min()) <= eps else "no")
@@ -181,12 +187,13 @@ def test_property_width_search_is_exact(seed, output, q):
 # --- determinism, options, limits, other dimensions ------------------------------
 
 
-def test_answers_are_pure_functions_of_their_inputs():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_answers_are_pure_functions_of_their_inputs(backend):
     setting = Setting(d=2)
     inst = draw_instance(setting, 11, 40)
     solver = get_method("neuron", "mip")
-    a = solver.solve(inst, 0.08)
-    b = solver.solve(inst, 0.08)
+    a = solver.solve(inst, 0.08, backend=backend)
+    b = solver.solve(inst, 0.08, backend=backend)
     assert a.status == b.status
     assert (a.masks is None) == (b.masks is None)
     if a.masks is not None:
@@ -201,15 +208,18 @@ def test_unknown_options_are_ignored_and_bad_ones_rejected():
     with pytest.raises(InvalidArgument):
         solver.solve(inst, 0.5, node_limit=0)
     with pytest.raises(InvalidArgument):
+        solver.solve(inst, 0.5, backend="gurobi")
+    with pytest.raises(InvalidArgument):
         solver.solve(inst, 0.5, objective="fastest")
     with pytest.raises(InvalidArgument):
         solver.solve(draw_instance(Setting(d=2, norm="l2-sphere"), 0, 8), 0.5)
 
 
-def test_limits_give_unknown_with_the_limit_named():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_limits_give_unknown_with_the_limit_named(backend):
     setting = Setting(d=2)
     inst = draw_instance(setting, 0, 150)
-    out = get_method("neuron", "mip").solve(inst, 0.02, max_rounds=1)  # the first candidate fails
+    out = get_method("neuron", "mip").solve(inst, 0.02, max_rounds=1, backend=backend)  # the first candidate fails
     assert out.status == "unknown" and out.limit == "max_rounds"
     assert out.error_lower == 0.0
     if out.masks is not None:  # the best candidate, with its certified error
@@ -266,3 +276,25 @@ def test_masks_and_api_roundtrip(tmp_path):
         assert isinstance(r.masks, Masks) and r.masks.is_neuron_pattern()
     r.save(tmp_path)
     assert (tmp_path / "result.json").exists()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_masks_in_the_margin_are_cut_by_no_goods(backend):
+    # eps just below the optimum: the best mask violates by less than the margin at sampled points,
+    # so only a no-good can remove it; the answer must still be a sound "no"
+    setting = Setting(d=2)
+    inst, S, err = _brute(setting, 4, 12)  # 16 masks tie (to 1e-6) at the optimum
+    best = float(err.min())
+    out = get_method("neuron", "mip").solve(inst, best - 1e-9, backend=backend)
+    assert out.status == "no"
+    assert best - 1e-9 < out.error_lower <= best  # a no-good's bound is that mask's certified error
+    assert out.stats["nogoods"] >= 1
+
+
+def test_search_time_limit_bounds_a_width_search():
+    import time
+
+    t0 = time.perf_counter()
+    r = api.width(Setting(d=2), seed=1, eps=0.003, paradigm="neuron", max_width=4096, search_time_limit=3.0)
+    assert time.perf_counter() - t0 < 30
+    assert r.n_star is None or r.search.n_lower == r.search.n_upper

@@ -219,19 +219,28 @@ def gap(
     folder = out if out is not None else (_DEFAULT_OUT.with_name("gap-quick") if quick else _DEFAULT_OUT)
 
     from .sweep import Store
+    from .sweep.executors import DaskExecutor
 
-    Store.for_sweep(folder, cfg).close()  # a folder of another sweep is refused before anything is said
-    where = f"Dask cluster at {scheduler}" if scheduler else f"{workers or default_workers()} {kind} worker(s)"
-    typer.echo(f"prunegap gap: {cfg.summary()}; {where}; results in {folder} (sweep {cfg.fingerprint()})", err=True)
+    # An unreachable --scheduler is refused before anything is written or said.
+    pool = DaskExecutor(scheduler=scheduler) if scheduler else None
     try:
+        Store.for_sweep(folder, cfg).close()  # a folder of another sweep is refused before anything is said
+        where = pool.where if pool is not None else f"{workers or default_workers()} {kind} worker(s)"
+        typer.echo(f"prunegap gap: {cfg.summary()}; {where}; results in {folder} (sweep {cfg.fingerprint()})", err=True)
+        if pool is not None and workers:
+            typer.echo(f"waiting for {workers} worker(s) to join the cluster", err=True)
+            pool.client.wait_for_workers(workers)
         run = run_sweep(
-            cfg, folder, workers=workers, executor=kind, scheduler=scheduler, retries=retries, memory_limit=cap,
+            cfg, folder, workers=workers, executor=pool or kind, retries=retries, memory_limit=cap,
             progress=make_progress(progress), retry_failed=retry_failed,
         )
     except KeyboardInterrupt:
         # typer turns KeyboardInterrupt into an exit code that main() does not
         # pass on; a stopped sweep must not look like a finished one (exit 130).
         raise SystemExit(130) from None
+    finally:
+        if pool is not None:  # our client only: the cluster runs on, its tasks for us cancelled
+            pool.shutdown(wait=False, cancel_futures=True)
     if run.stored_before and not run.ran:
         typer.echo(f"nothing to run: the {run.stored_before} stored trials are all there is", err=True)
     if run.retries:

@@ -12,8 +12,6 @@ import json
 import math
 import os
 import tempfile
-import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,8 +83,16 @@ def read_ticket(path: str | os.PathLike[str]) -> Ticket:
         raise
     except FileNotFoundError:
         raise InvalidArgument(f"ticket file {str(path)!r} does not exist") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:  # zlib: a damaged compressed array
+    except Exception as exc:  # noqa: BLE001
+        # A damaged archive fails in many ways besides OSError/ValueError: zipfile
+        # raises NotImplementedError or RuntimeError for garbled flag bits, zlib.error
+        # for a garbled stream, MemoryError for a garbled shape.  Each means the same.
         raise InvalidArgument(f"ticket file {str(path)!r} is not a readable .npz ticket ({type(exc).__name__}: {exc})") from None
+    for name, a in data.items():
+        # NpzFile hands back raw bytes for a member whose .npy magic is damaged
+        if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
+            what = f"dtype {a.dtype}" if isinstance(a, np.ndarray) else "not a .npy array"
+            raise InvalidArgument(f"ticket file {str(path)!r}: {name} must be a real numeric array ({what})")
     w, U, v = data["w"], data["U"], data["v"]
     if w.ndim != 1 or U.ndim != 2 or U.shape[1] != w.shape[0] or v.shape != (U.shape[0],):
         raise InvalidArgument(f"ticket file {str(path)!r} has inconsistent shapes: w {w.shape}, U {U.shape}, v {v.shape}")

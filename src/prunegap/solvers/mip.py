@@ -14,30 +14,43 @@ so at a point x_g the requirement is a pair of linear inequalities in s.  At
 finitely many points these are *necessary* conditions: if no s satisfies them
 at the sampled points, no mask reaches eps on the sphere.  The loop
 
-    1. solve the integer program on the sample (HiGHS),
+    1. solve the integer program on the sample (HiGHS or CP-SAT),
     2. infeasible -> "no";  a candidate s -> evaluate it on the whole sphere
        with prunegap's evaluator (exact in d = 2, a certified interval else),
     3. certified error <= eps -> "yes"; otherwise add the candidate's worst
        points to the sample and repeat,
 
 is a cutting-plane method: every round removes the last candidate, and the
-sample only grows, so rows (and, in width searches, columns) are added to one
-warm HiGHS model.
+sample only grows: a sampled point is a valid cut at every width and every
+error level, so one model serves a whole width search.
+
+Backends.  HiGHS (``backend="highs"``, always available) keeps one warm
+model and adds rows and columns in place.  OR-Tools CP-SAT (``"cpsat"``,
+used by ``"auto"`` when installed) rebuilds the model each round in
+milliseconds and, on these subset-sum-like programs, proves "no" and finds
+"yes" several times faster (clause learning; see benchmarks/bench_neuron.py).
 
 Soundness.  HiGHS accepts violations up to its feasibility tolerance
 (1e-9 here), so infeasibility is proven for the looser system at
 eps + ``no_margin`` (1e-6 by default): the certificate reads "no mask
 reaches eps + margin", and the reported error_lower is eps + margin / 2,
-leaving the solver's tolerance three orders of magnitude of room.  A "yes"
-is never taken from the solver: the mask is re-evaluated by
-:func:`prunegap.errors.network_error`.  Minimal errors use the same sample
-with the error z as a variable; the solver's dual bound less the margin is
-the proven lower end.
+leaving the solver's tolerance three orders of magnitude of room.  CP-SAT
+works in exact integer arithmetic on rows rounded outwards (a relaxation of
+the same system, see :class:`SatModel`), so its proofs need no tolerance at
+all; the same margin is kept so that both backends state the same claim.
+A candidate whose error lies in (eps, eps + margin] cannot be cut off by a
+point; it is forbidden by a no-good row instead, which is valid because the
+evaluator certified that mask's error above eps.  A "yes" is never taken
+from the solver: the mask is re-evaluated by
+:func:`prunegap.errors.network_error`.  Minimal errors bisect on the level
+with the same loop: proofs raise the lower end, certified masks lower the
+upper end.
 
 Every answer is a pure function of (instance, eps, options): the sample is
-deterministic (a grid in d = 2, a seeded stream otherwise), HiGHS runs on
-one thread with a fixed seed, and the limits that make a run stop early are
-counted in nodes and rounds (a wall-clock ``time_limit`` exists as an extra).
+deterministic (a grid in d = 2, a seeded stream otherwise), both solvers run
+on one thread with a fixed seed, and the limits that make a run stop early
+are counted in branch-and-bound nodes (HiGHS), conflicts (CP-SAT) and rounds;
+wall-clock limits (``time_limit``, ``search_time_limit``) exist as extras.
 """
 
 from __future__ import annotations
@@ -73,8 +86,8 @@ __all__ = [
 
 BACKENDS: tuple[str, ...] = ("auto", "highs", "cpsat")
 log = logging.getLogger(__name__)
-_SAMPLE_STREAM = 17
-_PORTFOLIO = 4  # CP-SAT subsolvers interleaved in one thread  # purpose of the seeded sample points in d >= 3 (see network.stream_generator)
+_SAMPLE_STREAM = 17  # purpose of the seeded sample points in d >= 3 (see network.stream_generator)
+_PORTFOLIO = 4  # CP-SAT subsolvers interleaved in one thread by sat_strategy="portfolio"
 _TWO_PI = 2.0 * math.pi
 
 
@@ -142,7 +155,7 @@ class MIPOptions:
     node_limit: int = 1_000_000  # HiGHS: branch-and-bound nodes of all MIP solves of one decision
     conflict_limit: int = 5_000_000  # CP-SAT: conflicts of all solves of one decision
     workers: int = 1  # CP-SAT threads (1: deterministic)
-    sat_strategy: str = "portfolio"  # CP-SAT: "portfolio" (interleaved subsolvers), "sat" (no LP), "lp"
+    sat_strategy: str = "lp"  # CP-SAT: "portfolio" (interleaved subsolvers), "sat" (no LP), "lp"
     max_rounds: int = 400  # cutting-plane rounds of one decision
     time_limit: float | None = None  # seconds of one decision (wall clock: an extra, not reproducible)
     no_margin: float = 1e-6  # "no" is proven for eps + no_margin (absorbs the solver's tolerance)
@@ -150,10 +163,12 @@ class MIPOptions:
     initial_points: int = 512  # d >= 3: seeded points on the sphere in the first sample
     witnesses: int = 16  # d >= 3: worst points asked of the evaluator per candidate
     max_new_points: int = 64  # points added per round, worst first
+    near_cut: float = 1.0  # also add the peaks above near_cut * eps of a rejected candidate (1: only violations)
     min_error_rtol: float = 1e-4  # min-error stops when upper - lower <= rtol * upper (+ no_margin)
     tol: float = 1e-6  # evaluator interval width accepted in d >= 3
     max_cells: int = 400_000  # evaluator cells in d >= 3
     descend: bool = False  # width search: attack the width right below the best yes (see WidthOracle)
+    search_time_limit: float | None = None  # width search: wall-clock seconds for all decisions together
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> "MIPOptions":
@@ -172,12 +187,15 @@ class MIPOptions:
         check_int("max_rounds", o.max_rounds, minimum=1)
         if o.time_limit is not None:
             check_positive_float("time_limit", o.time_limit)
+        if o.search_time_limit is not None:
+            check_positive_float("search_time_limit", o.search_time_limit)
         check_positive_float("no_margin", o.no_margin)
         check_positive_float("initial_density", o.initial_density)
         check_int("initial_points", o.initial_points, minimum=1)
         check_int("witnesses", o.witnesses, minimum=1)
         check_int("max_new_points", o.max_new_points, minimum=1)
         check_positive_float("min_error_rtol", o.min_error_rtol, allow_zero=True)
+        check_positive_float("near_cut", o.near_cut, maximum=1.0)
         check_positive_float("tol", o.tol)
         return o
 
@@ -303,7 +321,7 @@ class MIPResult:
 
 
 class PointMIP:
-    """One HiGHS model: binary columns s_j, and one ranged row per sampled point,
+    """The HiGHS backend: binary columns s_j, and one ranged row per sampled point,
 
         lo_g(L) <= h_g = sum_j s_j phi_j(x_g) <= hi_g(L) = f_g + L,
 
@@ -466,7 +484,7 @@ class SatModel:
     """
 
     def __init__(self, d: int, w: np.ndarray, output: str, design: Design, *, level: float,
-                 workers: int = 1, strategy: str = "portfolio") -> None:
+                 workers: int = 1, strategy: str = "lp") -> None:
         self.d, self.w, self.output, self.design = d, np.asarray(w, float), output, design
         self.level = float(level)
         self.target = self.level
@@ -685,6 +703,11 @@ class CuttingPlaneSolver:
     def _new_points(self, model: PointMIP, masks: Masks, width: int, ticket: ErrorBound, bound: float) -> np.ndarray:
         A, b = masks.apply(self.U[:width], self.v[:width])
         X = violation_points(A, b, self.w, self.setting.output, bound, ticket, self.opts.max_new_points)
+        if X.shape[0] and self.opts.near_cut < 1.0:
+            # also the peaks that came close: they would stop the next, similar, candidate
+            Y = violation_points(A, b, self.w, self.setting.output, self.opts.near_cut * bound, ticket,
+                                 self.opts.max_new_points)
+            X = np.vstack([X, Y])
         if X.shape[0] and model.X.shape[0]:
             # a point already in the sample cannot cut the candidate off again
             dist = np.min(np.linalg.norm(X[:, None, :] - model.X[None, :, :], axis=2), axis=1)
@@ -863,6 +886,7 @@ class WidthOracle:
         self.no: Outcome | None = None
         self.no_width = 0
         self.calls = 0
+        self.deadline = None if opts.search_time_limit is None else time.perf_counter() + opts.search_time_limit
 
     def _grow(self, width: int) -> None:
         if self.solver.U.shape[0] < width:
@@ -906,7 +930,11 @@ class WidthOracle:
                 hint = None
             t0 = time.perf_counter()
             work0 = self.solver.stats.work
-            r, _ = self.solver.feasible(target)
+            budget = self.solver.budget()
+            if self.deadline is not None:
+                left = self.deadline - t0
+                budget.deadline = t0 + left if budget.deadline is None else min(budget.deadline, t0 + left)
+            r, _ = self.solver.feasible(target, budget=budget)
             log.debug("width %d (asked %d): %s in %.2fs, work %d, points %d, best error %.6g", target, width, r.status,
                       time.perf_counter() - t0, self.solver.stats.work - work0, self.solver._stats()["points"],
                       r.error_upper)

@@ -158,6 +158,8 @@ class DaskExecutor(Executor):
                 self.cluster = LocalCluster(
                     n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                     dashboard_address=None, silence_logs=logging.CRITICAL,
+                    # no dashboard; its health routes on a free loopback port, not 8787
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 )
             self.client = Client(self.cluster)
             self.where = f"Dask LocalCluster of {n} worker(s) at {self.cluster.scheduler_address}"

@@ -129,10 +129,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="3 seeds, d = 2 down to eps = 0.0125, d = 3 at 0.2")
     ap.add_argument("--json", default=None)
-    ap.add_argument("--seed-budget", type=float, default=120.0, help="seconds per seed and method (wall clock)")
-    ap.add_argument("--baseline-budget", type=float, default=600.0, help="seconds per seed for the baseline")
+    ap.add_argument("--seed-budget", type=float, default=60.0, help="seconds per seed and method (wall clock)")
+    ap.add_argument("--baseline-budget", type=float, default=900.0, help="seconds per seed for the baseline")
     ap.add_argument("--baseline-eps", default="0.025,0.0125")
-    ap.add_argument("--baseline-seeds", type=int, default=None, help="default: all seeds (--quick: 2)")
+    ap.add_argument("--compare-budget", type=float, default=900.0,
+                    help="seconds per seed for the mip runs compared with the baseline")
+    ap.add_argument("--baseline-seeds", type=int, default=6, help="seeds compared with the baseline (--quick: 2)")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--max-width", type=int, default=4096)
     a = ap.parse_args()
@@ -140,7 +142,7 @@ def main() -> None:
     seeds = 3 if a.quick else a.seeds
     eps2 = [e for e in EPS_D2 if e >= 0.0125] if a.quick else list(EPS_D2)
     eps3 = [0.2] if a.quick else list(EPS_D3)
-    bseeds = a.baseline_seeds if a.baseline_seeds is not None else (2 if a.quick else seeds)
+    bseeds = 2 if a.quick else a.baseline_seeds
     beps = [float(x) for x in a.baseline_eps.split(",")]
     machine = _machine()
     print(f"machine: {machine}; {a.jobs} processes, single-threaded solvers; seed budget {a.seed_budget:g} s")
@@ -168,12 +170,14 @@ def main() -> None:
             print("| eps | seed | baseline n* | baseline s | mip n* | mip s | speed-up |")
             print("|---|---|---|---|---|---|---|")
             for eps in beps:
+                # our side runs to the end (or the compare budget), like the baseline
                 ours = {r["seed"]: r for r in out["widths"] if r["d"] == 2 and r["eps"] == eps
-                        and r["paradigm"] == "neuron"}
+                        and r["paradigm"] == "neuron" and r["n_star"] is not None}
                 need = [s for s in range(bseeds) if s not in ours]
-                for r in pool.map(_width_trial, [(2, "relu", eps, s, "neuron", "mip", a.seed_budget, a.max_width)
+                for r in pool.map(_width_trial, [(2, "relu", eps, s, "neuron", "mip", a.compare_budget, a.max_width)
                                                  for s in need]):
                     ours[r["seed"]] = r
+                    out.setdefault("compare", []).append(r)
                 base = list(pool.map(_baseline_trial, [(eps, s, a.baseline_budget) for s in range(bseeds)]))
                 out["baseline"].extend(base)
                 ratios = []

@@ -273,6 +273,16 @@ def test_a_folder_of_another_prunegap_version_is_refused(tmp_path, monkeypatch):
         run_sweep(parse_config({**SMALL, "seeds": [0], "dims": [2], "eps": [0.1]}), tmp_path / "v", workers=1)
 
 
+def test_rows_from_a_worker_of_another_version_are_refused(tmp_path, monkeypatch):
+    import prunegap.sweep.sandbox as sandbox
+
+    cfg = config(seeds=[0, 1], dims=[2], eps=[0.1])
+    monkeypatch.setattr(sandbox, "__version__", "99.0.0")  # as a worker with another prunegap would report
+    with pytest.raises(InvalidArgument, match=r"worker .* runs prunegap 99\.0\.0, this driver .*install the same prunegap"):
+        run_sweep(cfg, tmp_path / "x", workers=1)
+    assert rows_of(tmp_path / "x") == []
+
+
 def test_an_unknown_results_schema_is_refused(tmp_path, capsys):
     cfg = config(seeds=[0], dims=[2], eps=[0.1])
     run_sweep(cfg, tmp_path / "s", workers=1)

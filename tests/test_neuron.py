@@ -112,7 +112,7 @@ def test_solve_matches_brute_force(output, seed, backend):
 @pytest.mark.parametrize("output", OUTPUTS)
 def test_width_matches_brute_force(output, backend):
     setting = Setting(d=2, output=output)
-    n_max = 13
+    n_max = 14
     for seed in range(6):
         inst, S, err = _brute(setting, seed, n_max)
         widths = support_max(S)
@@ -298,3 +298,37 @@ def test_search_time_limit_bounds_a_width_search():
     r = api.width(Setting(d=2), seed=1, eps=0.003, paradigm="neuron", max_width=4096, search_time_limit=3.0)
     assert time.perf_counter() - t0 < 30
     assert r.n_star is None or r.search.n_lower == r.search.n_upper
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("seed", [5, 6])
+def test_min_error_matches_brute_force_at_n14(output, seed):
+    setting = Setting(d=2, output=output)
+    inst, S, err = _brute(setting, seed, 14)
+    best = float(err.min())
+    me = get_method("neuron", "mip").solve(inst, 0.1, objective="min-error")
+    assert me.limit is None
+    assert me.error_lower <= best <= me.error_upper <= best + 1e-4 * best + 2e-6
+    assert me.status == ("yes" if best <= 0.1 else "no") or abs(best - 0.1) < 1e-4
+
+
+@pytest.mark.slow
+@settings(max_examples=300)
+@given(
+    seed=st.integers(0, 10**6),
+    n=st.integers(1, 14),
+    output=st.sampled_from(OUTPUTS),
+    scale=st.floats(0.2, 2.0),
+    backend=st.sampled_from(BACKENDS),
+)
+def test_property_many_seeds_slow(seed, n, output, scale, backend):
+    setting = Setting(d=2, output=output)
+    inst, S, err = _brute(setting, seed, n)
+    eps = max(float(err.min()) * scale, 1e-3)
+    solver = get_method("neuron", "mip")
+    out = solver.solve(inst, eps, backend=backend)
+    _check_outcome(out, inst, eps, err)
+    me = solver.solve(inst, eps, objective="min-error", backend=backend)
+    _check_outcome(me, inst, eps, err)
+    if me.limit is None:
+        assert me.error_lower <= float(err.min()) <= me.error_upper

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .._version import __version__
 from ..exceptions import InvalidArgument, PrunegapError
 from .config import SweepConfig, method_available
 from .executors import default_workers, make_executor, terminate
@@ -221,6 +222,11 @@ class _Driver:
             return AttemptResult(trial.key, attempt, "lost", None, worker or "?", None, None, reason[:2000])
 
     def finish(self, trial: Trial, attempt: int, result: AttemptResult) -> None:
+        if result.version is not None and _major_minor(result.version) != _major_minor(__version__):
+            raise InvalidArgument(
+                f"worker {result.worker} runs prunegap {result.version}, this driver {__version__}: its rows would "
+                f"mix versions in {self.store.path.parent}; install the same prunegap on every worker"
+            )
         record = result.record(self.run.run)
         if result.row is None:
             if attempt <= self.retries:
@@ -245,6 +251,10 @@ class _Driver:
             f"the executor stopped while running {trial.key} ({_describe(exc)[:300]}); the "
             f"{self.store.count()} finished trials are saved in {self.store.path}: rerun the same command to resume"
         )
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(str(version).split(".")[:2])
 
 
 def _describe(exc: BaseException) -> str:

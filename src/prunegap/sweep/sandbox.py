@@ -46,6 +46,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from .._version import __version__
 from ..exceptions import InvalidArgument
 from .trials import Tracker, Trial, run_trial
 
@@ -91,6 +92,7 @@ class AttemptResult:
     pid: int | None  # the attempt process (None when it ran in the worker itself)
     seconds: float | None  # wall clock of the attempt (None: unknown, the attempt was lost)
     reason: str | None = None  # why it was crashed, lost, stopped
+    version: str | None = None  # prunegap on the worker (the driver refuses rows of another major.minor)
 
     def record(self, run: int) -> dict[str, Any]:
         """The attempt's row of the ``attempts`` table."""
@@ -120,7 +122,8 @@ def run_attempt(
     t0 = time.monotonic()
     if not isolate:
         row = run_trial(trial)
-        return AttemptResult(trial.key, attempt, _outcome_of(row), row, _worker_name(), None, time.monotonic() - t0)
+        return AttemptResult(trial.key, attempt, _outcome_of(row), row, _worker_name(), None, time.monotonic() - t0,
+                             version=__version__)
     fault = _fault_for(trial.key, attempt)
     limit = _resolve_memory_limit(memory_limit)
     return _isolated(trial, attempt, limit, fault, t0)
@@ -157,7 +160,7 @@ def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str |
         seconds = time.monotonic() - t0
         if row is not None and row.get("seconds") is None:
             row["seconds"] = seconds
-        return AttemptResult(trial.key, attempt, outcome, row, worker, proc.pid, seconds, reason)
+        return AttemptResult(trial.key, attempt, outcome, row, worker, proc.pid, seconds, reason, __version__)
 
     try:
         while True:

@@ -176,12 +176,23 @@ class DaskExecutor(Executor):
 
         at, n = self._slots
         if time.monotonic() - at > 1.0:
+            self._keep_size()
             try:
                 n = max(1, sum(self.client.nthreads().values()))
             except Exception:  # noqa: BLE001 - a closing client
                 n = 1
             self._slots = (time.monotonic(), n)
         return n
+
+    def _keep_size(self) -> None:
+        # A LocalCluster closes a worker's nanny for good when no worker of its
+        # name is back within distributed.deploy.lost-worker-timeout (15 s) of
+        # its death -- as happens to a worker killed again while it restarts.
+        # Its spec stays: scaling to the same size opens it again.
+        c = self.cluster
+        if c is not None and len(c.workers) < len(c.worker_spec):
+            with contextlib.suppress(Exception):
+                c.scale(len(c.worker_spec))
 
     def alive(self) -> bool:
         return self.client.status == "running"

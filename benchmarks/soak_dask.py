@@ -1,7 +1,7 @@
 """Soak test: a sweep on a Dask LocalCluster while its workers are killed at random.
 
-    python benchmarks/soak_dask.py                     # ~2 minutes on 2 cores
-    python benchmarks/soak_dask.py --workers 3 --seeds 16 --kill-every 1.5 --json soak.json
+    python benchmarks/soak_dask.py                     # a few minutes on 2 cores
+    python benchmarks/soak_dask.py --workers 3 --seeds 12 --kill-every 4 --json soak.json
 
 Runs the same sweep twice on a fresh LocalCluster each time: undisturbed,
 then with a random worker process SIGKILLed every ``--kill-every`` seconds
@@ -94,8 +94,8 @@ def sweep(config, folder: Path, workers: int, retries: int, kill_every: float | 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workers", type=int, default=3)
-    p.add_argument("--seeds", type=int, default=16, help="seeds per (study, d, eps): 10 construction + 1 neuron grid points")
-    p.add_argument("--kill-every", type=float, default=1.5, help="mean seconds between worker kills")
+    p.add_argument("--seeds", type=int, default=12, help="seeds per (study, d, eps): 10 construction + 1 neuron grid points")
+    p.add_argument("--kill-every", type=float, default=4.0, help="mean seconds between worker kills")
     p.add_argument("--retries", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="seed of the kill schedule")
     p.add_argument("--out", type=Path, default=None, help="folder for the two result folders (default: a temporary one)")

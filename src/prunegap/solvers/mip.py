@@ -169,6 +169,7 @@ class MIPOptions:
     max_cells: int = 400_000  # evaluator cells in d >= 3
     descend: bool = False  # width search: attack the width right below the best yes (see WidthOracle)
     search_time_limit: float | None = None  # width search: wall-clock seconds for all decisions together
+    gallop_share: float = 0.25  # with search_time_limit: share of the time left for one width while no yes is known
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> "MIPOptions":
@@ -196,6 +197,7 @@ class MIPOptions:
         check_int("max_new_points", o.max_new_points, minimum=1)
         check_positive_float("min_error_rtol", o.min_error_rtol, allow_zero=True)
         check_positive_float("near_cut", o.near_cut, maximum=1.0)
+        check_positive_float("gallop_share", o.gallop_share, maximum=1.0)
         check_positive_float("tol", o.tol)
         return o
 
@@ -933,6 +935,10 @@ class WidthOracle:
             budget = self.solver.budget()
             if self.deadline is not None:
                 left = self.deadline - t0
+                if self.yes_width is None:
+                    # no width is certified yet: a width near n* can eat any budget, while a wider one is
+                    # usually quick; spend a share here and let the galloping move on
+                    left *= self.opts.gallop_share
                 budget.deadline = t0 + left if budget.deadline is None else min(budget.deadline, t0 + left)
             r, _ = self.solver.feasible(target, budget=budget)
             log.debug("width %d (asked %d): %s in %.2fs, work %d, points %d, best error %.6g", target, width, r.status,

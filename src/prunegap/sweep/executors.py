@@ -13,7 +13,8 @@ to :data:`EXECUTORS`.  Three ship:
   process of its own on the worker.
 
 Optional extras the engine uses when an executor has them: ``slots`` (how
-many trials it runs at once, to size the window of trials in flight),
+many trials it runs at once; the engine keeps twice as many in flight, or
+``window`` when the executor says how many),
 ``isolates`` (False: attempts run in the worker itself), ``memory_limit``
 (the default address-space cap of an attempt), ``alive()`` (False once the
 executor cannot run anything any more) and ``terminate()`` (stop now).
@@ -183,6 +184,13 @@ class DaskExecutor(Executor):
                 n = 1
             self._slots = (time.monotonic(), n)
         return n
+
+    @property
+    def window(self) -> int:
+        """Trials in flight: one per worker thread.  More would wait on busy
+        workers (Dask queues only large task groups on the scheduler), and a
+        worker that dies would take those queued trials' attempts with it."""
+        return self.slots
 
     def _keep_size(self) -> None:
         # A LocalCluster closes a worker's nanny for good when no worker of its

@@ -23,7 +23,7 @@ import sys
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from .._version import __version__
 from ..exceptions import InvalidArgument, PrunegapError
@@ -178,6 +178,9 @@ class _Driver:
         self.inflight: dict[Future, tuple[Trial, int]] = {}
 
     def window(self) -> int:
+        window = getattr(self.pool, "window", None)
+        if window is not None:
+            return max(1, int(window))
         slots = getattr(self.pool, "slots", None)
         return max(2, 2 * int(slots if slots is not None else self.fallback))
 

@@ -48,7 +48,7 @@ from typing import Any, Iterator
 
 from .._version import __version__
 from ..exceptions import InvalidArgument
-from .trials import Tracker, Trial, run_trial
+from .trials import Tracker, Trial, empty_row, run_trial
 
 __all__ = [
     "AttemptResult",
@@ -146,8 +146,13 @@ def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str |
         target=_child, args=(trial, events_w, lifeline_r, memory_limit, fault, os.getpid()),
         name=f"prunegap trial {trial.key}", daemon=True,
     )
-    with _may_have_children():
-        proc.start()
+    try:
+        with _may_have_children():
+            proc.start()
+    except BaseException:  # no process (out of memory, of processes): the driver retries
+        for end in (events, events_w, lifeline_r, lifeline):
+            end.close()
+        raise
     events_w.close()
     lifeline_r.close()
     with _live_lock:
@@ -167,7 +172,10 @@ def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str |
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not events.poll(wait):
                 _kill(proc)
-                row = {**_empty(trial), **tracker.partial_row(trial, f"time_limit ({trial.time_limit:g} s)")}
+                row = _drain(events, tracker)  # what it sent before it was stopped
+                if row is not None:  # finished on the stroke of the limit
+                    return result(_outcome_of(row), row)
+                row = {**empty_row(trial), **tracker.partial_row(trial, f"time_limit ({trial.time_limit:g} s)")}
                 return result("timeout", row, f"stopped at the time limit of {trial.time_limit:g} s")
             try:
                 kind, payload = events.recv()
@@ -194,10 +202,17 @@ def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str |
             proc.close()
 
 
-def _empty(trial: Trial) -> dict[str, Any]:
-    from .trials import empty_row
-
-    return empty_row(trial)
+def _drain(events: Any, tracker: Tracker) -> dict[str, Any] | None:
+    """Apply the events left in the pipe of a stopped attempt; its row, if one came."""
+    try:
+        while events.poll(0):
+            kind, payload = events.recv()
+            if kind != "event":
+                return payload
+            tracker.apply(payload)
+    except (EOFError, OSError):
+        pass
+    return None
 
 
 def _kill(proc: Any) -> None:
@@ -244,14 +259,20 @@ def _child(trial: Trial, events: Any, lifeline: Any, memory_limit: int | None, f
         _cap_address_space(memory_limit)
     fired = [False]
 
+    def send(message: tuple[str, Any]) -> None:
+        try:
+            events.send(message)
+        except OSError:  # the parent is gone (its worker was killed): so is the attempt
+            os._exit(70)
+
     def report(event: tuple[Any, ...]) -> None:
-        events.send(("event", event))
+        send(("event", event))
         if fault and event[0] == "step" and not fired[0]:
             fired[0] = True
             _fire(fault, host, memory_limit)
 
     row = run_trial(trial, report=report, guard=False)
-    events.send(("row", row))
+    send(("row", row))
     events.close()
 
 

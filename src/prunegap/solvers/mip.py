@@ -128,6 +128,19 @@ class Design:
     def one_per_unit(self) -> bool:
         return self.name != "neuron"
 
+    # Hooks for designs whose columns are not single units (solvers/patterns.py: blocks).
+    def column_dim(self, d: int) -> int:
+        """Length of a column's stored row (its effective input weights)."""
+        return d
+
+    def values(self, X: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """phi_j(x_g) for the columns (A, b) at the points X: (m, J)."""
+        return np.maximum(X @ A.T, 0.0) * b
+
+    def usable_units(self, width: int) -> int:
+        """Units of a width-``width`` prefix that columns may use (all, unless columns span several)."""
+        return width
+
 
 NEURON = Design("neuron", lambda d: np.ones((1, d), np.uint8))
 
@@ -341,7 +354,7 @@ class PointMIP:
         self.d, self.w, self.output, self.design = d, np.asarray(w, float), output, design
         self.level = float(level)
         self.h = _highs()
-        self.A = np.zeros((0, d))  # effective input weights of the columns
+        self.A = np.zeros((0, design.column_dim(d)))  # effective input weights of the columns
         self.b = np.zeros(0)
         self.unit = np.zeros(0, np.int64)
         self.pat = np.zeros(0, np.int64)
@@ -356,7 +369,11 @@ class PointMIP:
 
     # -- structure -----------------------------------------------------------
     def _values(self, X: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.maximum(X @ A.T, 0.0) * b  # (m, J)
+        return self.design.values(X, A, b)  # (m, J)
+
+    def target_values(self, X: np.ndarray) -> np.ndarray:
+        """f at the points (the one-neuron target; solvers/targets.py swaps in a network)."""
+        return np.maximum(X @ self.w, 0.0)
 
     def _bounds(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lvl = self.level
@@ -401,7 +418,7 @@ class PointMIP:
         k = X.shape[0]
         if k == 0:
             return
-        f = np.maximum(X @ self.w, 0.0)
+        f = self.target_values(X)
         lo, hi = self._bounds(f)
         H = self._values(X, self.A, self.b) if self.A.shape[0] else np.zeros((k, 0))
         R = sp.csr_matrix(H)
@@ -491,7 +508,7 @@ class SatModel:
         self.level = float(level)
         self.target = self.level
         self.workers, self.strategy = workers, strategy
-        self.A = np.zeros((0, d))
+        self.A = np.zeros((0, design.column_dim(d)))
         self.b = np.zeros(0)
         self.unit = np.zeros(0, np.int64)
         self.pat = np.zeros(0, np.int64)
@@ -503,7 +520,10 @@ class SatModel:
         self.n_units = 0
 
     def _values(self, X: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.maximum(X @ A.T, 0.0) * b
+        return self.design.values(X, A, b)
+
+    def target_values(self, X: np.ndarray) -> np.ndarray:
+        return np.maximum(X @ self.w, 0.0)
 
     def add_units(self, U: np.ndarray, v: np.ndarray) -> None:
         if U.shape[0] == 0:
@@ -521,7 +541,7 @@ class SatModel:
             return
         self.H = np.vstack([self.H, self._values(X, self.A, self.b)])
         self.X = np.vstack([self.X, X])
-        self.f = np.concatenate([self.f, np.maximum(X @ self.w, 0.0)])
+        self.f = np.concatenate([self.f, self.target_values(X)])
 
     def set_level(self, level: float, target: float | None = None) -> None:
         self.level = float(level)
@@ -666,6 +686,7 @@ class CuttingPlaneSolver:
         self.U, self.v = U, v
         self.eps, self.design, self.opts = eps, design, opts
         self.model: PointMIP | SatModel | None = None
+        self.target_values: Callable[[np.ndarray], np.ndarray] | None = None  # f(X) of a network target
         self.backend = opts.resolved_backend()
         self.stats = _Stats()
 
@@ -682,11 +703,14 @@ class CuttingPlaneSolver:
                                       workers=self.opts.workers, strategy=self.opts.sat_strategy)
             else:
                 self.model = PointMIP(self.setting.d, self.w, self.setting.output, self.design, level=level)
+            if self.target_values is not None:
+                self.model.target_values = self.target_values  # type: ignore[method-assign]
             self.model.add_points(initial_points(self.setting, self.w, self.seed, self.eps, self.opts))
         m = self.model
         m.set_level(level, eps)
-        if m.n_units < width:
-            m.add_units(self.U[m.n_units:width], self.v[m.n_units:width])
+        upto = self.design.usable_units(width)
+        if m.n_units < upto:
+            m.add_units(self.U[m.n_units:upto], self.v[m.n_units:upto])
         m.set_width(width)
         return m
 

@@ -57,6 +57,9 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
+atomic_write = _atomic_write  # public: write(fh) to a temporary file in path's folder, then rename onto path
+
+
 def write_ticket(path: str | os.PathLike[str], w: np.ndarray, U: np.ndarray, v: np.ndarray, masks: Masks) -> Path:
     path = Path(path)
     arrays = {

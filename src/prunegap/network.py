@@ -31,6 +31,7 @@ _SAMPLERS: dict[str, Callable[[np.random.Generator, tuple[int, ...]], np.ndarray
     "uniform": lambda rng, shape: rng.uniform(-1.0, 1.0, size=shape),
     "gaussian": lambda rng, shape: rng.standard_normal(size=shape),
 }
+UNITS_PURPOSE, UNIT_CHUNK, SAMPLERS = _UNITS, _CHUNK, _SAMPLERS  # public: other streams of units draw exactly as UnitStream
 
 
 def stream_generator(seed: int, purpose: int) -> np.random.Generator:

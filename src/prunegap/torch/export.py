@@ -46,7 +46,7 @@ import numpy as np
 
 from .._validation import check_choice
 from ..exceptions import InvalidArgument
-from ..io import _atomic_write
+from ..io import atomic_write
 from ..masks import Masks
 from ..setting import OUTPUTS
 from . import require_torch
@@ -211,15 +211,15 @@ def export_ticket(source: TicketNet | Network | str | os.PathLike[str], out: str
                    "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()}}
         buf = io.BytesIO()
         torch.save(payload, buf)
-        _atomic_write(out, lambda fh: fh.write(buf.getvalue()))
+        atomic_write(out, lambda fh: fh.write(buf.getvalue()))
     elif fmt == "npz":
         arrays = {**_arrays(module), "__metadata__": np.array(json.dumps(meta))}
-        _atomic_write(out, lambda fh: np.savez_compressed(fh, **arrays))
+        atomic_write(out, lambda fh: np.savez_compressed(fh, **arrays))
     else:
         from safetensors.numpy import save
 
         blob = save(_arrays(module), metadata={k: str(v) for k, v in meta.items()})
-        _atomic_write(out, lambda fh: fh.write(blob))
+        atomic_write(out, lambda fh: fh.write(blob))
     return out
 
 

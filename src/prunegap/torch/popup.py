@@ -69,8 +69,8 @@ from .._version import __version__
 from ..exceptions import InvalidArgument
 from ..io import write_json, write_ticket
 from ..masks import Masks
-# The unit stream's private constants: multi-output units must be drawn exactly as UnitStream draws single-output ones.
-from ..network import _CHUNK, _SAMPLERS, _UNITS, Instance, stream_generator
+# Multi-output units must be drawn exactly as UnitStream draws single-output ones.
+from ..network import SAMPLERS, UNIT_CHUNK, UNITS_PURPOSE, Instance, stream_generator
 from ..setting import INITS, OUTPUTS, Setting
 from . import require_torch
 from .data import DATASETS, Dataset, load
@@ -208,12 +208,12 @@ class PopupConfig:
 # the frozen random network ----------------------------------------------------
 def draw_network(d: int, width: int, outputs: int, seed: int, init: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
     """U (width x d) and V (width x outputs) from the seed's unit stream (C = 1: prunegap's UnitStream)."""
-    rng = stream_generator(check_seed(seed), _UNITS)
-    sample = _SAMPLERS[check_choice("init", init, INITS)]
+    rng = stream_generator(check_seed(seed), UNITS_PURPOSE)
+    sample = SAMPLERS[check_choice("init", init, INITS)]
     chunks, have = [], 0
     while have < width:  # the same chunked draws as UnitStream.take, so prefixes nest
-        chunks.append(sample(rng, (_CHUNK, d + outputs)))
-        have += _CHUNK
+        chunks.append(sample(rng, (UNIT_CHUNK, d + outputs)))
+        have += UNIT_CHUNK
     units = np.concatenate(chunks)[:width] if chunks else np.empty((0, d + outputs))
     return units[:, :d].copy(), units[:, d:].copy()
 

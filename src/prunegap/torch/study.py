@@ -163,12 +163,12 @@ def figure_popup(rows: Sequence[dict[str, Any]], metric: str | None = None, conf
 
 def write_popup_figure(rows: Sequence[dict[str, Any]], path: str | Path, **kwargs: Any) -> Path:
     """Save :func:`figure_popup` (the format from the suffix: .png, .pdf, .svg)."""
-    from ..io import _atomic_write
+    from ..io import atomic_write
     import io
 
     path = Path(path)
     buf = io.BytesIO()
     figure_popup(rows, **kwargs).savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=150, metadata={"Software": None}
                                          if path.suffix in (".png", "") else None)
-    _atomic_write(path, lambda fh: fh.write(buf.getvalue()))
+    atomic_write(path, lambda fh: fh.write(buf.getvalue()))
     return path

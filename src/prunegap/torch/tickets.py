@@ -23,7 +23,7 @@ import numpy as np
 
 from .._validation import check_choice
 from ..exceptions import InvalidArgument
-from ..io import _atomic_write, read_json, read_ticket
+from ..io import atomic_write, read_json, read_ticket
 from ..masks import Masks
 from ..setting import OUTPUTS
 
@@ -75,7 +75,7 @@ def write_multi_ticket(path: str | os.PathLike[str], U: np.ndarray, V: np.ndarra
         "hidden_mask": np.asarray(hidden_mask).astype(np.uint8),
         "output_mask": np.asarray(output_mask).astype(np.uint8).reshape(V.shape[0], -1),
     }
-    _atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+    atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
     return path
 
 

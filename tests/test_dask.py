@@ -87,6 +87,19 @@ def test_rows_equal_the_local_executor_rows(cluster, local_rows, tmp_path):
     assert workers <= set(cluster.client.nthreads())  # each attempt names the worker that ran it
 
 
+def test_one_dask_worker_gives_the_local_rows(local_rows, tmp_path):
+    ex = DaskExecutor(1)
+    try:
+        assert ex.slots == ex.window == 1 and "LocalCluster of 1 worker(s) at tcp://127.0.0.1:" in ex.where
+        run = run_sweep(parse_config(MIXED), tmp_path / "one", executor=ex)
+    finally:
+        ex.shutdown()
+    assert run.ran == 20 and run.retries == 0
+    assert stable(rows_of(tmp_path / "one")) == local_rows
+    with Store.open(tmp_path / "one") as s:
+        assert len({a["worker"] for a in s.attempts()}) == 1
+
+
 def test_a_worker_that_dies_mid_trial_is_retried_then_failed(cluster, tmp_path):
     cfg = parse_config({**MIXED, "studies": MIXED["studies"][:1], "seeds": [10, 11], "time_limit": 3.0})
     doomed, flaky, hung = cluster.faulty
@@ -209,3 +222,42 @@ def test_kill_9_of_a_dask_driver_then_resume(tmp_path):
     assert run.stored_before == partial and run.ran == len(cfg.trials()) - partial
     run_sweep(cfg, tmp_path / "ref", workers=1)
     assert stable(rows_of(out)) == stable(rows_of(tmp_path / "ref"))
+
+
+def _guide_blocks(lang: str) -> dict[str, str]:
+    """The code blocks of docs/cluster.md in ``lang``, by the heading above each."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cluster.md").read_text()
+    blocks = {}
+    for section in text.split("\n### `")[1:]:
+        found = re.search(r"```" + lang + r"\n(.*?)```", section, re.S)
+        if found:
+            blocks[section.split("`", 1)[0]] = found.group(1)
+    return blocks
+
+
+def test_the_cluster_guide_makes_a_valid_slurm_worker_job():
+    yaml = pytest.importorskip("yaml")
+    pytest.importorskip("dask_jobqueue")
+    import dask
+    from dask_jobqueue.slurm import SLURMJob
+
+    config = yaml.safe_load(_guide_blocks("yaml")["jobqueue.yaml"])
+
+    def flat(d, prefix=""):
+        for k, v in d.items():
+            yield from flat(v, f"{prefix}{k}.") if isinstance(v, dict) else [(prefix + k, v)]
+
+    # The guide's file, read as Dask reads ~/.config/dask/jobqueue.yaml (laid over the defaults).
+    with dask.config.set(dict(flat(config))):
+        script = SLURMJob(scheduler="tcp://10.0.0.5:8786", name="w").job_script()
+        assert dask.config.get("distributed.scheduler.allowed-failures") == 0
+    assert "#SBATCH --cpus-per-task=16" in script and "#SBATCH -p compute" in script
+    assert "--nthreads 1" in script and "--nworkers 16" in script and "--lifetime 7h45m" in script
+    assert "source $HOME/prunegap/.venv/bin/activate" in script
+    # the guide's worker launcher and driver job are at least well-formed
+    compile(_guide_blocks("python")["workers.py"], "workers.py", "exec")
+    sbatch = _guide_blocks("bash")["driver.sbatch"]
+    assert "--scheduler scheduler.json" in sbatch
+    assert subprocess.run(["bash", "-n"], input=sbatch, text=True).returncode == 0

@@ -6,6 +6,7 @@ that attempt only.
 """
 
 import json
+from concurrent.futures import Executor, Future
 import os
 import threading
 import signal
@@ -413,3 +414,54 @@ def test_gap_options_are_checked(tmp_path, capsys, args, needle):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and needle in err, err
     assert not (tmp_path / "o").exists()
+
+
+# a third backend ---------------------------------------------------------------------------------
+class ThreadPerAttempt(Executor):
+    """A backend written against the bare concurrent.futures.Executor shape:
+    only ``submit`` (no slots, window, isolates, terminate)."""
+
+    def __init__(self) -> None:
+        self.submitted = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        future = Future()
+
+        def go():
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # noqa: BLE001 - handed to the driver
+                future.set_exception(exc)
+
+        threading.Thread(target=go, daemon=True).start()
+        return future
+
+
+def test_a_third_backend_needs_only_submit(tmp_path, monkeypatch, reference):
+    cfg = config()
+    flaky = cfg.trials()[3].key
+    faults(monkeypatch, {flaky: {"fault": "crash", "attempts": [1]}})
+    backend = ThreadPerAttempt()
+    run = run_sweep(cfg, tmp_path / "b", executor=backend)
+    assert run.ran == len(cfg.trials()) == 12 and run.retries == 1
+    assert backend.submitted == 13  # each trial once, the crashed one twice
+    assert stable(rows_of(tmp_path / "b")) == reference
+    assert [a["outcome"] for a in attempts_of(tmp_path / "b") if a["key"] == flaky] == ["crashed", "ok"]
+
+
+# a damaged ticket on the command line ---------------------------------------------------------
+@pytest.mark.parametrize("damage", ["empty", "half", "header", "tail"])
+def test_a_damaged_ticket_is_one_line_exit_2(tmp_path, capsys, damage):
+    pytest.importorskip("torch")
+    assert main(["solve", "--paradigm", "weight", "--d", "2", "--width", "12", "--seed", "0", "--eps", "0.1",
+                 "--out", str(tmp_path / "r")]) == 0
+    ticket = tmp_path / "r" / "ticket.npz"
+    blob = ticket.read_bytes()
+    ticket.write_bytes({"empty": b"", "half": blob[: len(blob) // 2], "header": b"\0" * 64 + blob[64:],
+                        "tail": blob[:-40]}[damage])
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "r"), "--format", "npz", "--out", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("prunegap: error:") and "ticket.npz" in err, err
+    assert "Traceback" not in err and not (tmp_path / "x.npz").exists()

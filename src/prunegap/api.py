@@ -93,6 +93,15 @@ def _config(setting: Setting, seed: int, eps: float, paradigm: str, method: str,
     return cfg
 
 
+def _pattern_options(paradigm: str, nm: Any, block: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(solver options, config entries) of the pattern parameters; refuses misplaced ones early."""
+    from .solvers.patterns import Pattern
+
+    pattern = Pattern.of(paradigm, nm=nm, block=block)
+    opts = {k: v for k, v in (("nm", nm), ("block", block)) if v is not None}
+    return opts, pattern.to_dict()
+
+
 def _ticket_of(instance: Instance, outcome: Outcome) -> Masks:
     if outcome.masks is not None:
         return outcome.masks.canonical()
@@ -108,24 +117,29 @@ def solve(
     paradigm: str = "weight",
     method: str | None = None,
     objective: str = "feasible",
+    nm: str | tuple[int, int] | None = None,
+    block: int | None = None,
     **options: Any,
 ) -> SolveResult:
     """The best ticket of ``paradigm`` on the width-``width`` network of ``seed``.
 
     Returns a :class:`SolveResult`: ``certified`` is ``"yes"`` when the
     ticket's certified error is <= eps, ``"no"`` when a proven lower bound on
-    every mask of the paradigm exceeds eps, else ``"unknown"``.
+    every mask of the paradigm exceeds eps, else ``"unknown"``.  ``nm``
+    ("N:M") and ``block`` (B) are the parameters of the ``nm`` and ``block``
+    patterns (:mod:`prunegap.solvers.patterns`).
     """
     width = check_int("width", width, minimum=1)
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
     check_choice("objective", objective, OBJECTIVES)
     solver = get_method(paradigm, method)
+    popts, pcfg = _pattern_options(paradigm, nm, block)
     t0 = time.perf_counter()
     instance = draw_instance(setting, seed, width)
-    outcome = solver.solve(instance, eps, objective=objective, **options)
+    outcome = solver.solve(instance, eps, objective=objective, **popts, **options)
     seconds = time.perf_counter() - t0
-    cfg = _config(setting, seed, eps, paradigm, solver.name, objective, width=width, w=instance.w.tolist())
+    cfg = _config(setting, seed, eps, paradigm, solver.name, objective, **pcfg, width=width, w=instance.w.tolist())
     return SolveResult(cfg, instance, outcome, _ticket_of(instance, outcome), seconds)
 
 
@@ -137,23 +151,31 @@ def width(
     paradigm: str = "weight",
     method: str | None = None,
     max_width: int = 4096,
+    nm: str | tuple[int, int] | None = None,
+    block: int | None = None,
     **options: Any,
 ) -> WidthSearchResult:
-    """The minimal width n* at which the method certifies ``eps`` for ``seed``."""
+    """The minimal width n* at which the method certifies ``eps`` for ``seed``.
+
+    Widths count hidden units for every pattern (under ``block``, only
+    complete blocks are kept, so n* is a multiple of B).
+    """
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
     max_width = check_int("max_width", max_width, minimum=1)
     solver = get_method(paradigm, method)
+    popts, pcfg = _pattern_options(paradigm, nm, block)
     t0 = time.perf_counter()
     stream = UnitStream(setting, seed)
-    decide = solver.oracle(stream, eps, **options)
+    decide = solver.oracle(stream, eps, **popts, **options)
     search = minimal_width(
         decide, max_width=max_width, monotone=solver.monotone(setting), strategy=getattr(solver, "search", "gallop")
     )
     seconds = time.perf_counter() - t0
     instance = draw_instance(setting, seed, search.width, stream=stream)
     cfg = _config(
-        setting, seed, eps, paradigm, solver.name, "feasible", width=search.width, max_width=max_width, w=instance.w.tolist()
+        setting, seed, eps, paradigm, solver.name, "feasible", **pcfg, width=search.width, max_width=max_width,
+        w=instance.w.tolist()
     )
     extra = {
         "n_star": search.n_star,

@@ -47,8 +47,10 @@ def _root(
 
 
 # Options shared by solve and width ------------------------------------------
-_PARADIGM = typer.Option(..., "--paradigm", help="weight | neuron")
-_METHOD = typer.Option(None, "--method", help="weight: construction (default) | exact; neuron: mip (default)")
+_PARADIGM = typer.Option(..., "--paradigm", help="weight | neuron | nm (N:M, see --nm) | block (blocks of units, see --block)")
+_METHOD = typer.Option(None, "--method", help="weight: construction (default) | exact; neuron: mip (default); nm: construction (default) | exact; block: mip (default)")
+_NM = typer.Option(None, "--nm", help="N:M of --paradigm nm: each group of M consecutive input weights of a unit keeps at most N (1 <= N <= M), e.g. 2:4.")
+_BLOCK = typer.Option(None, "--block", help="B of --paradigm block: units are kept or dropped in consecutive blocks of B (B >= 1; 1 = neuron pruning).")
 _D = typer.Option(..., "--d", help="Input dimension d >= 1.")
 _SEED = typer.Option(..., "--seed", help="Seed of the unit stream and target (integer >= 0).")
 _EPS = typer.Option(..., "--eps", help="Target error eps > 0.")
@@ -88,6 +90,19 @@ def parse_bytes(text: Optional[str], name: str = "--memory-budget") -> Optional[
     if not value > 0:
         raise InvalidArgument(f"{name} must be positive, got {text!r}")
     return int(value)
+
+
+def _opt(value: Any, flag: str) -> Any:
+    """Validates a pattern flag under its command-line name (the API names it without dashes)."""
+    if value is None:
+        return None
+    from .solvers.patterns import check_block, parse_nm
+
+    if flag == "--nm":
+        parse_nm(value, flag)
+    else:
+        check_block(value, flag)
+    return value
 
 
 def _setting(d: int, init: str, output: str, norm: str, w: Optional[str]):
@@ -131,6 +146,8 @@ def solve(
     w: Optional[str] = _W,
     tol: float = _TOL,
     memory_budget: Optional[str] = _BUDGET,
+    nm: Optional[str] = _NM,
+    block: Optional[int] = _BLOCK,
     out: Path = _OUT,
     as_json: bool = _JSON,
 ) -> None:
@@ -140,7 +157,7 @@ def solve(
     setting = _setting(d, init, output, norm, w)
     result = run(
         setting, width=width, seed=seed, eps=eps, paradigm=paradigm, method=method, objective=objective,
-        tol=tol, memory_budget=parse_bytes(memory_budget),
+        tol=tol, memory_budget=parse_bytes(memory_budget), nm=_opt(nm, "--nm"), block=_opt(block, "--block"),
     )
     _finish(result, out, as_json)
 
@@ -159,16 +176,18 @@ def width(
     w: Optional[str] = _W,
     tol: float = _TOL,
     memory_budget: Optional[str] = _BUDGET,
+    nm: Optional[str] = _NM,
+    block: Optional[int] = _BLOCK,
     out: Path = _OUT,
     as_json: bool = _JSON,
 ) -> None:
-    """Minimal width n* at which the method certifies eps for one seed."""
+    """Minimal width n* at which the method certifies eps for one seed (widths count hidden units)."""
     from .api import width as run
 
     setting = _setting(d, init, output, norm, w)
     result = run(
         setting, seed=seed, eps=eps, paradigm=paradigm, method=method, max_width=max_width,
-        tol=tol, memory_budget=parse_bytes(memory_budget),
+        tol=tol, memory_budget=parse_bytes(memory_budget), nm=_opt(nm, "--nm"), block=_opt(block, "--block"),
     )
     _finish(result, out, as_json)
 
@@ -234,6 +253,9 @@ def gap(
             cfg, folder, workers=workers, executor=pool or kind, retries=retries, memory_limit=cap,
             progress=make_progress(progress), retry_failed=retry_failed,
         )
+        from .torch.sweep import run_popup_sweep  # the popup study: edge-popup beside the certified trials
+
+        popup_run = run_popup_sweep(cfg, folder, workers=workers, executor=pool or kind, retries=retries, memory_limit=cap)
     except KeyboardInterrupt:
         # typer turns KeyboardInterrupt into an exit code that main() does not
         # pass on; a stopped sweep must not look like a finished one (exit 130).
@@ -241,7 +263,7 @@ def gap(
     finally:
         if pool is not None:  # our client only: the cluster runs on, its tasks for us cancelled
             pool.shutdown(wait=False, cancel_futures=True)
-    if run.stored_before and not run.ran:
+    if run.stored_before and not run.ran and not popup_run.ran:
         typer.echo(f"nothing to run: the {run.stored_before} stored trials are all there is", err=True)
     if run.retries:
         typer.echo(f"{run.retries} attempt(s) were lost and retried; {run.lost} trial(s) lost every attempt "

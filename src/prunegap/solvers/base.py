@@ -23,7 +23,7 @@ from ..setting import Setting
 
 __all__ = ["Outcome", "Method", "register", "get_method", "METHODS", "DEFAULT_METHOD", "PARADIGMS", "OBJECTIVES"]
 
-PARADIGMS: tuple[str, ...] = ("weight", "neuron")
+PARADIGMS: tuple[str, ...] = ("weight", "neuron", "nm", "block")
 OBJECTIVES: tuple[str, ...] = ("feasible", "min-error")
 
 
@@ -77,8 +77,8 @@ class Method(Protocol):
 
 
 METHODS: dict[tuple[str, str], Callable[[], Method]] = {}
-DEFAULT_METHOD: dict[str, str] = {"weight": "construction", "neuron": "mip"}
-_SOLVER_MODULES = ("weight", "neuron", "weight_exact")
+DEFAULT_METHOD: dict[str, str] = {"weight": "construction", "neuron": "mip", "nm": "construction", "block": "mip"}
+_SOLVER_MODULES = ("weight", "neuron", "weight_exact", "patterns")
 
 
 def register(paradigm: str, name: str) -> Callable[[type], type]:

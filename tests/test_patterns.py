@@ -1,0 +1,324 @@
+"""N:M and block patterns: allowed masks, brute force (d = 2), n* orderings, tickets on disk, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from _brute import all_subsets, neuron_errors, sup_errors, support_max, weight_patterns
+from prunegap import api
+from prunegap.cli import main
+from prunegap.errors import network_error
+from prunegap.exceptions import InvalidArgument
+from prunegap.io import read_ticket
+from prunegap.masks import Masks
+from prunegap.network import draw_instance
+from prunegap.setting import Setting
+from prunegap.solvers.base import get_method
+from prunegap.solvers.patterns import (
+    Pattern,
+    check_block,
+    nm_patterns,
+    parse_nm,
+    satisfies,
+    satisfies_block,
+    satisfies_nm,
+)
+
+OUTPUTS = ("relu", "linear")
+
+
+# --- the pattern families -------------------------------------------------------
+
+
+def _nm_ok(row, n, m) -> bool:
+    """Reference: groups of m consecutive entries, the last one shorter."""
+    return all(sum(row[g:g + m]) <= n for g in range(0, len(row), m))
+
+
+@settings(max_examples=40, deadline=None)
+@given(d=st.integers(1, 7), m=st.integers(1, 5), data=st.data())
+def test_nm_patterns_are_exactly_the_valid_nonempty_subsets(d, m, data):
+    n = data.draw(st.integers(1, m))
+    P = nm_patterns(d, n, m)
+    want = {p for p in itertools.product((0, 1), repeat=d) if any(p) and _nm_ok(p, n, m)}
+    assert {tuple(int(x) for x in p) for p in P} == want
+    assert P.shape[0] == len(want)  # no duplicates
+    # count: product over groups of sum_k<=n C(size, k), less the empty subset
+    sizes = [min(m, d - g) for g in range(0, d, m)]
+    assert P.shape[0] == math.prod(sum(math.comb(s, k) for k in range(min(n, s) + 1)) for s in sizes) - 1
+    if n >= m:
+        assert P.shape[0] == 2**d - 1  # N:M with N >= M is weight pruning
+    assert np.all(np.diff(P.sum(axis=1).astype(int)) <= 0)  # largest subsets first
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 4), d=st.integers(1, 7), m=st.integers(1, 4), n=st.integers(1, 4), data=st.data())
+def test_satisfies_nm_pads_the_last_group(rows, d, m, n, data):
+    H = np.array(data.draw(st.lists(st.lists(st.integers(0, 1), min_size=d, max_size=d), min_size=rows, max_size=rows)))
+    assert satisfies_nm(H, n, m) == all(_nm_ok(list(r), n, m) for r in H)
+
+
+def test_parse_nm_and_block_accept_and_refuse():
+    assert parse_nm("2:4") == (2, 4) and parse_nm(" 1 : 2 ") == (1, 2) and parse_nm((3, 3)) == (3, 3)
+    for bad in ("5:4", "0:4", "2", "a:b", "2:4:8", "-1:2", ""):
+        with pytest.raises(InvalidArgument, match="1 <= N <= M"):
+            parse_nm(bad)
+    assert check_block(3) == 3 and check_block("2") == 2
+    for bad in (0, -2, "x", 1.5, True):
+        with pytest.raises(InvalidArgument, match="integer >= 1"):
+            check_block(bad)
+
+
+def test_pattern_parameters_belong_to_their_paradigm():
+    assert Pattern.of("nm", nm="2:4").to_dict() == {"nm": "2:4"}
+    assert Pattern.of("block", block=2).to_dict() == {"block": 2}
+    assert Pattern.of("weight").to_dict() == {}
+    with pytest.raises(InvalidArgument, match="needs nm"):
+        Pattern.of("nm")
+    with pytest.raises(InvalidArgument, match="needs block"):
+        Pattern.of("block")
+    with pytest.raises(InvalidArgument, match="nm applies to paradigm 'nm' only"):
+        Pattern.of("weight", nm="2:4")
+    with pytest.raises(InvalidArgument, match="block applies to paradigm 'block' only"):
+        Pattern.of("neuron", block=2)
+
+
+def test_satisfies_block():
+    s = np.array([1, 1, 0, 0, 1, 1, 1], np.uint8)  # the incomplete last block (unit 6) is kept: not allowed
+    assert not satisfies_block(Masks.from_units(s, 2), 2)
+    s[6] = 0
+    assert satisfies_block(Masks.from_units(s, 2), 2)
+    assert not satisfies_block(Masks.from_units(np.array([1, 0, 0, 0], np.uint8), 2), 2)
+    assert satisfies_block(Masks.from_units(np.array([1, 0, 1, 1], np.uint8), 1), 1)
+    half = Masks(np.array([[1, 0], [1, 1]], np.uint8), np.array([1, 1], np.uint8))  # a partial row
+    assert not satisfies_block(half, 2) and not satisfies(half, Pattern("neuron"))
+    assert satisfies(half, Pattern("weight"))
+
+
+# --- brute force, d = 2 ---------------------------------------------------------
+
+
+def _nm_brute(inst, n, m):
+    """(choices, errors) over every N:M mask: choice[i] = 0 (drop) or 1 + index into the valid patterns."""
+    P = np.array([p for p in weight_patterns(2) if _nm_ok(list(p), n, m)], np.uint8)
+    k, p = inst.width, P.shape[0]
+    A = (inst.U[:, None, :] * P[None, :, :]).reshape(k * p, 2)
+    b = np.repeat(inst.v, p)
+    choices = np.array(list(itertools.product(range(p + 1), repeat=k)), np.int64)
+    S = np.zeros((choices.shape[0], k * p), np.uint8)
+    for i in range(k):
+        on = choices[:, i] > 0
+        S[np.flatnonzero(on), i * p + choices[on, i] - 1] = 1
+    return choices, sup_errors(A, b, inst.w, inst.setting.output, S)
+
+
+def _block_brute(inst, B):
+    """(unit masks, errors) over every block mask (complete blocks only)."""
+    nb = inst.width // B
+    S = np.zeros((2**nb, inst.width), np.uint8)
+    S[:, : nb * B] = np.repeat(all_subsets(nb), B, axis=1)
+    return S, sup_errors(inst.U, inst.v, inst.w, inst.setting.output, S)
+
+
+def _eps_between(err, frac=3):
+    vals = np.unique(err[err < 1.0])
+    if vals.size < 2:
+        return None
+    i = vals.size // frac
+    return float(0.5 * (vals[i] + vals[i + 1]))
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nm_exact_matches_brute_force(output, seed):
+    inst = draw_instance(Setting(d=2, output=output), seed, 7)  # 3^7 masks of 1:2
+    choices, err = _nm_brute(inst, 1, 2)
+    best = float(err.min())
+    solver = get_method("nm", "exact")
+    for eps in (best * 0.8, best * 0.999, best * 1.001, best * 1.3):
+        out = solver.solve(inst, eps, nm="1:2")
+        assert out.status == ("yes" if best <= eps else "no"), (eps, best)
+        if out.status == "yes":
+            assert satisfies_nm(out.masks.hidden_mask, 1, 2)
+            A, b = out.masks.apply(inst.U, inst.v)
+            assert network_error(A, b, inst.w, output=output).upper <= eps
+        else:
+            assert eps < out.error_lower <= best + 1e-12
+    me = solver.solve(inst, best, objective="min-error", nm="1:2")
+    assert me.error_lower <= best <= me.error_upper <= best * (1 + 1e-4) + 2e-6
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("B", [2, 3])
+def test_block_matches_brute_force(output, B):
+    for seed in range(3):
+        inst = draw_instance(Setting(d=2, output=output), seed, 4 * B + 1)  # one unit beyond the last block
+        S, err = _block_brute(inst, B)
+        best = float(err.min())
+        solver = get_method("block")
+        for eps in (best * 0.9, best * 1.001):
+            out = solver.solve(inst, eps, block=B)
+            assert out.status == ("yes" if best <= eps else "no"), (seed, eps, best)
+            if out.status == "yes":
+                assert satisfies_block(out.masks, B) and out.masks.width == inst.width
+                A, b = out.masks.apply(inst.U, inst.v)
+                assert network_error(A, b, inst.w, output=output).upper <= eps
+        me = solver.solve(inst, best, objective="min-error", block=B)
+        assert me.error_lower <= best <= me.error_upper <= best * (1 + 1e-4) + 2e-6
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_widths_match_brute_force(output):
+    setting = Setting(d=2, output=output)
+    for seed in range(3):
+        inst = draw_instance(setting, seed, 7)
+        choices, err = _nm_brute(inst, 1, 2)
+        eps = _eps_between(err)
+        if eps is not None:
+            want = max(1, int(support_max(choices)[err <= eps].min()))
+            r = api.width(setting, seed=seed, eps=eps, paradigm="nm", method="exact", nm="1:2", max_width=7)
+            assert r.n_star == want, (seed, r.search.steps)
+        inst = draw_instance(setting, seed, 12)
+        S, err = _block_brute(inst, 2)
+        eps = _eps_between(err)
+        if eps is not None:
+            want = int(support_max(S)[err <= eps].min())
+            r = api.width(setting, seed=seed, eps=eps, paradigm="block", block=2, max_width=12)
+            assert r.n_star == want and r.n_star % 2 == 0, (seed, r.search.steps)
+            assert satisfies_block(r.masks, 2)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 5000), output=st.sampled_from(OUTPUTS), scale=st.floats(0.5, 1.5))
+def test_property_block_never_wrong(seed, output, scale):
+    inst = draw_instance(Setting(d=2, output=output), seed, 8)
+    S, err = _block_brute(inst, 2)
+    eps = max(float(err.min()) * scale, 1e-3)
+    out = get_method("block").solve(inst, eps, block=2)
+    if out.status == "yes":
+        A, b = out.masks.apply(inst.U, inst.v)
+        assert network_error(A, b, inst.w, output=output).upper <= eps and satisfies_block(out.masks, 2)
+    elif out.status == "no":
+        assert err.min() > eps
+
+
+# --- orderings of n* between the extremes ------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_n_star_orderings(seed):
+    # masks of a finer family include those of a coarser one, so n* are ordered
+    setting = Setting(d=2)
+    eps = 0.15
+    kw = dict(seed=seed, eps=eps, max_width=128)
+    weight = api.width(setting, paradigm="weight", method="exact", **kw).n_star
+    nm12 = api.width(setting, paradigm="nm", method="exact", nm="1:2", **kw).n_star
+    nm22 = api.width(setting, paradigm="nm", method="exact", nm="2:2", **kw).n_star
+    neuron = api.width(setting, paradigm="neuron", **kw).n_star
+    block1 = api.width(setting, paradigm="block", block=1, **kw).n_star
+    block2 = api.width(setting, paradigm="block", block=2, **kw).n_star
+    block4 = api.width(setting, paradigm="block", block=4, **kw).n_star
+    construction = api.width(setting, paradigm="nm", method="construction", nm="1:2", **kw).n_star
+    weight_construction = api.width(setting, paradigm="weight", method="construction", **kw).n_star
+    assert None not in (weight, nm12, nm22, neuron, block1, block2)
+    assert nm22 == weight  # 2:2 allows every subset
+    assert block1 == neuron  # blocks of one unit are neuron pruning
+    assert weight <= nm12 <= construction == weight_construction
+    assert weight <= neuron <= block2
+    if block4 is not None:
+        assert block2 <= block4 and block4 % 4 == 0
+
+
+# --- tickets on disk and the command line ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["--paradigm", "nm", "--nm", "1:2", "--method", "exact"], Pattern("nm", n=1, m=2)),
+        (["--paradigm", "nm", "--nm", "2:4"], Pattern("nm", n=2, m=4)),
+        (["--paradigm", "block", "--block", "3"], Pattern("block", block=3)),
+    ],
+)
+def test_tickets_on_disk_satisfy_the_pattern(tmp_path, capsys, args, pattern):
+    for cmd, extra in (("solve", ["--width", "13"]), ("width", ["--max-width", "64"])):
+        out = tmp_path / cmd
+        d = "3" if pattern.m == 4 else "2"
+        code = main([cmd, *args, "--d", d, "--seed", "4", "--eps", "0.3", *extra, "--out", str(out), "--json"])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        data = json.loads(captured.out)
+        assert data["paradigm"] == pattern.kind
+        assert {k: data[k] for k in pattern.to_dict()} == pattern.to_dict()
+        t = read_ticket(out / "ticket.npz")
+        assert satisfies(t.masks, pattern)
+        assert t.masks.kept_units == data["kept_units"]
+        if data["certified"] == "yes":
+            A, b = t.masks.apply(t.U, t.v)
+            assert network_error(A, b, t.w, eps=0.3).upper <= 0.3
+        if cmd == "width" and pattern.kind == "block" and data["n_star"] is not None:
+            assert data["n_star"] % 3 == 0
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--paradigm", "nm", "--nm", "5:4"], "'5:4'"),
+        (["--paradigm", "nm", "--nm", "two:four"], "'two:four'"),
+        (["--paradigm", "nm"], "needs nm"),
+        (["--paradigm", "block", "--block", "0"], "got 0"),
+        (["--paradigm", "weight", "--nm", "2:4"], "paradigm 'nm' only"),
+        (["--paradigm", "neuron", "--block", "2"], "paradigm 'block' only"),
+    ],
+)
+def test_bad_pattern_input_is_one_line_exit_2(tmp_path, capsys, args, needle):
+    for cmd, extra in (("solve", ["--width", "4"]), ("width", ["--max-width", "4"])):
+        code = main([cmd, *args, "--d", "2", "--seed", "0", "--eps", "0.3", *extra, "--out", str(tmp_path)])
+        _, err = capsys.readouterr()
+        assert code == 2
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0] and "Traceback" not in err
+    assert not (tmp_path / "ticket.npz").exists()
+
+
+def test_exact_nm_refuses_too_many_columns():
+    with pytest.raises(InvalidArgument, match="at most 15 allowed input subsets"):
+        get_method("nm", "exact").solve(draw_instance(Setting(d=5), 0, 3), 0.5, nm="3:5")
+
+
+def test_nm_construction_ticket_is_the_weight_construction(tmp_path):
+    setting = Setting(d=3)
+    a = api.solve(setting, width=30, seed=2, eps=0.2, paradigm="nm", nm="1:4")
+    b = api.solve(setting, width=30, seed=2, eps=0.2, paradigm="weight")
+    assert np.array_equal(a.masks.hidden_mask, b.masks.hidden_mask) and a.error_upper == b.error_upper
+    assert satisfies_nm(a.masks.hidden_mask, 1, 4)
+
+
+def test_gap_study_accepts_pattern_options():
+    import tomllib
+
+    from prunegap.sweep.config import parse_config
+
+    cfg = parse_config(tomllib.loads(
+        'seeds = 2\ndims = [2]\neps = [0.3]\n'
+        '[[studies]]\nname = "nm-1:2"\nparadigm = "nm"\nmethod = "exact"\noptions = { nm = "1:2" }\n'
+        '[[studies]]\nname = "block-2"\nparadigm = "block"\noptions = { block = 2 }\n'
+    ))
+    trials = list(cfg.trials())
+    assert {t.paradigm for t in trials} == {"nm", "block"}
+    assert any(dict(t.options).get("nm") == "1:2" for t in trials)
+    assert any(dict(t.options).get("block") == 2 for t in trials)
+
+
+def test_neuron_masks_count_under_every_pattern():
+    # sanity of the brute force itself: block 1 = neuron masks
+    inst = draw_instance(Setting(d=2), 5, 6)
+    S1, e1 = _block_brute(inst, 1)
+    S2, e2 = neuron_errors(inst.U, inst.v, inst.w, "relu")
+    assert np.isclose(e1.min(), e2.min())

@@ -49,7 +49,7 @@ __all__ = [
 #: Scaling laws the report can fit: n* = C eps^-alpha, n* = a + b log(1/eps).
 FITS: tuple[str, ...] = ("power", "log", "none")
 #: The fit a study gets when it names none.
-DEFAULT_FIT: dict[str, str] = {"weight": "log", "neuron": "power"}
+DEFAULT_FIT: dict[str, str] = {"weight": "log", "neuron": "power", "nm": "log", "block": "power"}
 #: (paradigm, method) pairs prunegap ships or is about to ship.  A pair listed
 #: here whose solver module is not installed yet is *skipped* with a note (its
 #: trials run on a later rerun); any other unregistered pair is an error.

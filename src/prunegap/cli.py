@@ -50,6 +50,10 @@ def _root(
 _PARADIGM = typer.Option(..., "--paradigm", help="weight | neuron | nm (N:M, see --nm) | block (blocks of units, see --block)")
 _METHOD = typer.Option(None, "--method", help="weight: construction (default) | exact; neuron: mip (default); nm: construction (default) | exact; block: mip (default)")
 _NM = typer.Option(None, "--nm", help="N:M of --paradigm nm: each group of M consecutive input weights of a unit keeps at most N (1 <= N <= M), e.g. 2:4.")
+_TARGET = typer.Option("neuron", "--target", help="neuron (relu(<w, x>), the default) | network (a bias-free ReLU network, see --target-width/--target-depth/--target-file).")
+_TARGET_WIDTH = typer.Option(None, "--target-width", help="K: hidden units per layer of a network target (default 1).")
+_TARGET_DEPTH = typer.Option(None, "--target-depth", help="L: hidden layers of a network target (default 1; L >= 2: weight construction only).")
+_TARGET_FILE = typer.Option(None, "--target-file", help=".npz with arrays W1 (K x d), W2.. (K x K), c (K): the network target (default: drawn from the seed).")
 _BLOCK = typer.Option(None, "--block", help="B of --paradigm block: units are kept or dropped in consecutive blocks of B (B >= 1; 1 = neuron pruning).")
 _D = typer.Option(..., "--d", help="Input dimension d >= 1.")
 _SEED = typer.Option(..., "--seed", help="Seed of the unit stream and target (integer >= 0).")
@@ -105,10 +109,20 @@ def _opt(value: Any, flag: str) -> Any:
     return value
 
 
-def _setting(d: int, init: str, output: str, norm: str, w: Optional[str]):
+def _setting(d: int, init: str, output: str, norm: str, w: Optional[str], target: str = "neuron",
+             target_width: Optional[int] = None, target_depth: Optional[int] = None, target_file: Optional[Path] = None):
     from .setting import Setting
 
-    return Setting(d=d, init=init, output=output, norm=norm, w=_parse_w(w))
+    net: dict[str, Any] = {}
+    for flag, key, value in (("--target-width", "target_width", target_width), ("--target-depth", "target_depth", target_depth),
+                             ("--target-file", "target_file", target_file)):
+        if value is not None:
+            if target != "network":
+                raise InvalidArgument(f"{flag} applies to --target network only, got {flag} {value} with --target {target}")
+            net[key] = str(value) if key == "target_file" else value
+    if target == "network" and w is not None:
+        raise InvalidArgument("--w gives a one-neuron target; it does not apply to --target network")
+    return Setting(d=d, init=init, output=output, norm=norm, w=_parse_w(w), target=target, **net)
 
 
 def _finish(result, out: Path, as_json: bool) -> None:
@@ -148,13 +162,17 @@ def solve(
     memory_budget: Optional[str] = _BUDGET,
     nm: Optional[str] = _NM,
     block: Optional[int] = _BLOCK,
+    target: str = _TARGET,
+    target_width: Optional[int] = _TARGET_WIDTH,
+    target_depth: Optional[int] = _TARGET_DEPTH,
+    target_file: Optional[Path] = _TARGET_FILE,
     out: Path = _OUT,
     as_json: bool = _JSON,
 ) -> None:
     """Best ticket of a paradigm at one width, with its certified error bracket."""
     from .api import solve as run
 
-    setting = _setting(d, init, output, norm, w)
+    setting = _setting(d, init, output, norm, w, target, target_width, target_depth, target_file)
     result = run(
         setting, width=width, seed=seed, eps=eps, paradigm=paradigm, method=method, objective=objective,
         tol=tol, memory_budget=parse_bytes(memory_budget), nm=_opt(nm, "--nm"), block=_opt(block, "--block"),
@@ -178,13 +196,17 @@ def width(
     memory_budget: Optional[str] = _BUDGET,
     nm: Optional[str] = _NM,
     block: Optional[int] = _BLOCK,
+    target: str = _TARGET,
+    target_width: Optional[int] = _TARGET_WIDTH,
+    target_depth: Optional[int] = _TARGET_DEPTH,
+    target_file: Optional[Path] = _TARGET_FILE,
     out: Path = _OUT,
     as_json: bool = _JSON,
 ) -> None:
     """Minimal width n* at which the method certifies eps for one seed (widths count hidden units)."""
     from .api import width as run
 
-    setting = _setting(d, init, output, norm, w)
+    setting = _setting(d, init, output, norm, w, target, target_width, target_depth, target_file)
     result = run(
         setting, seed=seed, eps=eps, paradigm=paradigm, method=method, max_width=max_width,
         tol=tol, memory_budget=parse_bytes(memory_budget), nm=_opt(nm, "--nm"), block=_opt(block, "--block"),
@@ -255,7 +277,7 @@ def gap(
         )
         from .torch.sweep import run_popup_sweep  # the popup study: edge-popup beside the certified trials
 
-        popup_run = run_popup_sweep(cfg, folder, workers=workers, executor=pool or kind, retries=retries, memory_limit=cap)
+        popup_run = run_popup_sweep(cfg, folder, workers=workers, executor=pool or kind, retries=retries)
     except KeyboardInterrupt:
         # typer turns KeyboardInterrupt into an exit code that main() does not
         # pass on; a stopped sweep must not look like a finished one (exit 130).

@@ -4,7 +4,9 @@
     print(build_report("out/gap").markdown)
 
 Writes ``report.html`` (self-contained), ``figures/{nstar,gap,success}.{png,pdf}``
-and ``summary.json`` (keys ``trials``, ``fits``, ``gap``, ...) into the folder.
+and ``summary.json`` (keys ``trials``, ``fits``, ``gap``, ...) into the folder;
+with a popup study, also ``figures/{popup,popup_certify}.{png,pdf}`` and the
+``popup`` key (:mod:`.popup`).
 """
 
 from __future__ import annotations
@@ -30,19 +32,24 @@ class Report:
 def build_report(folder: str | os.PathLike[str]) -> Report:
     """Analyse ``folder``'s results database and write the report files."""
     from .._version import __version__
-    from ..io import _atomic_write, write_json
+    from ..io import atomic_write, write_json
     from ..sweep.store import Store
     from .analysis import analyze
     from .figures import make_figures
     from .html import render_html, render_markdown
+    from .popup import analyze_popup, popup_figures, popup_markdown
+    from ..torch.sweep import popup_rows
 
     folder = Path(folder)
     with Store.open(folder) as store:
         rows = store.rows()
         config = store.config()
         meta = store.meta()
+        prows = popup_rows(store)
     analysis = analyze(rows, config)
     figures = make_figures(analysis, folder / "figures")
+    pop = analyze_popup(prows, config)
+    figures.update(popup_figures(pop, folder / "figures"))
     summary = {
         "trials": analysis["trials"],
         "fits": analysis["fits"],
@@ -52,13 +59,19 @@ def build_report(folder: str | os.PathLike[str]) -> Report:
         "reference": analysis["reference"],
         "analysis": analysis["analysis"],
         "fingerprint": meta.get("fingerprint"),
+        "popup": pop,
         "config": config.to_dict(),
         "prunegap_version": __version__,
     }
     summary_path = write_json(folder / "summary.json", summary)
     failed = [r for r in rows if r["status"] == "failed"]
-    page = render_html(analysis, figures, meta=meta, config_toml=config.to_toml(), failed=failed, folder=str(folder))
+    page = render_html(analysis, figures, meta=meta, config_toml=config.to_toml(), failed=failed, folder=str(folder),
+                       popup=pop)
     html_path = folder / "report.html"
-    _atomic_write(html_path, lambda fh: fh.write(page.encode("utf-8")))
+    atomic_write(html_path, lambda fh: fh.write(page.encode("utf-8")))
     files = {f"{name}.{ext}": info[ext] for name, info in figures.items() for ext in ("png", "pdf")}
-    return Report(folder, html_path, summary_path, files, render_markdown(analysis, str(folder)), analysis)
+    markdown = render_markdown(analysis, str(folder))
+    if pop:  # before the closing "Report: ..." line
+        head, _, last = markdown.rpartition("\n")
+        markdown = "\n".join([head, *popup_markdown(pop)[1:], "", last]) if head else markdown
+    return Report(folder, html_path, summary_path, files, markdown, analysis)

@@ -275,12 +275,12 @@ def save_figure(fig: Any, folder: Path, name: str) -> dict[str, Any]:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=200, metadata={"Software": None})
     png = buf.getvalue()
-    from ..io import _atomic_write
+    from ..io import atomic_write
 
-    _atomic_write(folder / f"{name}.png", lambda fh: fh.write(png))
+    atomic_write(folder / f"{name}.png", lambda fh: fh.write(png))
     pdf = io.BytesIO()
     fig.savefig(pdf, format="pdf", metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None})
-    _atomic_write(folder / f"{name}.pdf", lambda fh: fh.write(pdf.getvalue()))
+    atomic_write(folder / f"{name}.pdf", lambda fh: fh.write(pdf.getvalue()))
     return {"png": folder / f"{name}.png", "pdf": folder / f"{name}.pdf", "png_bytes": png}
 
 

@@ -109,8 +109,11 @@ def render_html(
     config_toml: str,
     failed: list[dict[str, Any]],
     folder: str,
+    popup: dict[str, Any] | None = None,
 ) -> str:
-    """The whole page as a string."""
+    """The whole page as a string (``popup``: :func:`.popup.analyze_popup`'s summary, if any)."""
+    from .popup import popup_html
+
     t = analysis["trials"]
     a = analysis["analysis"]
     conf = f"{a['confidence']:.0%}"
@@ -185,6 +188,7 @@ def render_html(
             "<code>prunegap gap --retry-failed</code> runs them again.</p>",
             _table(["trial", "reason"], [[_e(r["key"]), _e(r["reason"] or "")] for r in failed[:100]]),
         ]
+    parts += popup_html(popup, figures)
     parts += [
         "<h2>How to read the numbers</h2><ul>",
         "<li>Every trial proves a bracket n_lower &le; n* &le; n_upper: one point when <i>certified</i>; a range when "

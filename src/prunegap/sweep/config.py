@@ -11,6 +11,16 @@ The resolved :class:`SweepConfig` expands every study into an explicit grid
 {d: eps values}; its :meth:`SweepConfig.fingerprint` hashes only what decides
 the trials (not the ``[analysis]`` table), so a results folder can be
 re-analysed with other confidence levels without rerunning anything.
+
+The ``[popup]`` table (and its ``[popup.certify]``) declares the popup study:
+edge-popup tickets on data, and on the single neuron beside the certified
+optimum (:mod:`prunegap.torch.sweep`).  It is merged key by key too; a file
+with its own ``[[studies]]`` but no ``[popup]`` runs no popup study (the
+default one goes with the default studies).  It is
+not part of the fingerprint: a popup row's key hashes its whole
+configuration, so adding or changing the study never invalidates the
+certified trials of a folder, and rows of other popup options are never
+mistaken for these.
 """
 
 from __future__ import annotations
@@ -44,6 +54,8 @@ __all__ = [
     "method_available",
     "FITS",
     "KNOWN_METHODS",
+    "PopupStudy",
+    "POPUP_OPTIONS",
 ]
 
 #: Scaling laws the report can fit: n* = C eps^-alpha, n* = a + b log(1/eps).
@@ -83,12 +95,25 @@ _MAX_D = 64
 _MAX_WIDTH = 10**6
 _MAX_SEEDS = 100_000
 
-_TOP_KEYS = ("seeds", "dims", "eps", "time_limit", "setting", "analysis", "quick", "studies")
+_TOP_KEYS = ("seeds", "dims", "eps", "time_limit", "setting", "analysis", "quick", "studies", "popup")
 _SETTING_KEYS = ("init", "output", "norm")
 _ANALYSIS_KEYS = ("confidence", "delta", "bootstrap", "gap")
 _QUICK_KEYS = ("seeds", "dims", "eps", "time_limit")
 _STUDY_KEYS = ("name", "paradigm", "method", "dims", "eps", "eps_floor", "quick_eps_floor", "grid", "max_width", "options", "fit")
-_MERGED_TABLES = ("setting", "analysis", "quick")
+_MERGED_TABLES = ("setting", "analysis", "quick", "popup")
+_POPUP_KEYS = ("enabled", "dataset", "paradigms", "widths", "densities", "seeds", "nm", "block", "epochs", "time_limit",
+               "options", "certify")
+_CERTIFY_KEYS = ("enabled", "d", "paradigms", "widths", "densities", "seeds", "nm", "block", "epochs", "time_limit",
+                 "options", "solver_options")
+#: Edge-popup options a popup study may set in ``options`` (the rest of
+#: :class:`prunegap.torch.PopupConfig`; the grid owns the other fields).
+POPUP_OPTIONS: tuple[str, ...] = (
+    "init", "scale", "output", "d", "teacher_width", "n_train", "n_test", "test_fraction", "data_seed",
+    "batch_size", "optimizer", "lr", "momentum", "weight_decay", "device", "dtype",
+)
+#: Options the certify study sets itself: its teacher is the single neuron of the sweep's [setting].
+_CERTIFY_FIXED = ("init", "output", "d", "teacher_width", "scale")
+_MAX_POPUP_WIDTH = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -133,6 +158,75 @@ class Analysis:
 
 
 @dataclass(frozen=True)
+class PopupStudy:
+    """Edge-popup over a grid of (paradigm, width, density, seed): ``[popup]`` (kind ``data``)
+    or ``[popup.certify]`` (kind ``certify``: the single-neuron teacher of the sweep's setting)."""
+
+    kind: str  # "data" or "certify"
+    dataset: str  # "digits" or "teacher" (certify: "teacher")
+    paradigms: tuple[str, ...]
+    widths: tuple[int, ...]
+    densities: tuple[float, ...]  # fractions kept
+    seeds: tuple[int, ...]
+    nm: str  # N:M of paradigm nm
+    block: int  # B of paradigm block (clipped to the width)
+    epochs: int
+    time_limit: float  # wall-clock guard per run, seconds
+    options: tuple[tuple[str, Any], ...] = ()  # other PopupConfig fields, sorted
+    d: int | None = None  # certify: the input dimension
+    solver_options: tuple[tuple[str, Any], ...] = ()  # certify: options of the reference solvers
+
+    def configs(self, init: str = "uniform", output: str = "relu") -> list[dict[str, Any]]:
+        """PopupConfig keyword arguments of every run, in a canonical order; a
+        (paradigm, density) the pattern cannot reach (N:M above N/M) is left out.
+        ``init``/``output``: the sweep's setting, which the certify study's teacher follows."""
+        from ..torch.popup import PopupConfig
+
+        out = []
+        for paradigm in self.paradigms:
+            for width in self.widths:
+                for density in self.densities:
+                    for seed in self.seeds:
+                        kw: dict[str, Any] = {**dict(self.options), "dataset": self.dataset, "paradigm": paradigm,
+                                              "width": width, "density": density, "seed": seed, "epochs": self.epochs}
+                        if paradigm == "nm":
+                            kw["nm"] = self.nm
+                        if paradigm == "block":
+                            kw["block"] = min(self.block, width)
+                        if self.kind == "certify":
+                            kw.update(d=self.d, init=init, output=output, scale="none", teacher_width=1)
+                        try:
+                            out.append(PopupConfig(**kw).to_dict())
+                        except InvalidArgument:
+                            if paradigm != "nm":  # only N:M's capacity is a grid point to skip
+                                raise
+        return out
+
+    def to_toml(self, path: str) -> list[str]:
+        lines = [
+            "", f"[{path}]", "enabled = true",
+            *([f"dataset = {_toml(self.dataset)}"] if self.kind == "data" else [f"d = {_toml(self.d)}"]),
+            f"paradigms = {_toml(list(self.paradigms))}", f"widths = {_toml(list(self.widths))}",
+            f"densities = {_toml(list(self.densities))}", f"seeds = {_toml(list(self.seeds))}",
+            f"nm = {_toml(self.nm)}", f"block = {_toml(self.block)}", f"epochs = {_toml(self.epochs)}",
+            f"time_limit = {_toml(self.time_limit)}",
+        ]
+        if self.options:
+            lines.append("options = { " + ", ".join(f"{k} = {_toml(v)}" for k, v in self.options) + " }")
+        if self.solver_options:
+            lines.append("solver_options = { " + ", ".join(f"{k} = {_toml(v)}" for k, v in self.solver_options) + " }")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        out = asdict(self)
+        out["options"], out["solver_options"] = dict(self.options), dict(self.solver_options)
+        out["time_limit"] = self.time_limit if math.isfinite(self.time_limit) else None
+        return out
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """A resolved sweep: every trial it implies is explicit."""
 
@@ -145,6 +239,8 @@ class SweepConfig:
     analysis: Analysis = field(default_factory=Analysis)
     quick: bool = False  # whether the [quick] table was applied
     source: str = "defaults"  # where the config came from, for messages
+    popup: PopupStudy | None = None  # [popup]: edge-popup on data (None: disabled)
+    certify: PopupStudy | None = None  # [popup.certify]: edge-popup on the single neuron, certified (None: disabled)
 
     # trials ----------------------------------------------------------------
     def trials(self) -> list[Trial]:
@@ -162,6 +258,14 @@ class SweepConfig:
                             )
                         )
         return out
+
+    def popup_trials(self) -> list[Any]:
+        """The popup study's trials (:class:`~prunegap.sweep.trials.PopupTrial`), in a canonical
+        order: edge-popup on data, then on the single neuron, then the certified optima
+        those are compared with.  Not part of :meth:`trials` nor of the fingerprint."""
+        from ..torch.sweep import plan_popup
+
+        return plan_popup(self)
 
     def study(self, name: str) -> Study:
         for s in self.studies:
@@ -205,6 +309,8 @@ class SweepConfig:
                          "gap": list(a.gap) if a.gap else None},
             "fits": {s.name: s.fit for s in self.studies},
             "quick": self.quick,
+            "popup": self.popup.to_dict() if self.popup else None,
+            "popup_certify": self.certify.to_dict() if self.certify else None,
         }
 
     def to_toml(self) -> str:
@@ -240,6 +346,8 @@ class SweepConfig:
             ]
             if s.options:
                 lines.append("options = { " + ", ".join(f"{k} = {_toml(v)}" for k, v in s.options) + " }")
+        lines += self.popup.to_toml("popup") if self.popup else ["", "[popup]", "enabled = false"]
+        lines += self.certify.to_toml("popup.certify") if self.certify else ["", "[popup.certify]", "enabled = false"]
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:
@@ -308,6 +416,12 @@ def parse_config(user: dict[str, Any], *, quick: bool = False, source: str = "co
             merged[key] = {**base.get(key, {}), **value}
         else:
             merged[key] = value
+    if isinstance(user.get("popup"), dict) and isinstance(user["popup"].get("certify"), dict):
+        merged["popup"]["certify"] = {**base.get("popup", {}).get("certify", {}), **user["popup"]["certify"]}
+    if "popup" not in user and (stored or "studies" in user):
+        # The default popup study belongs to the default studies (a folder from
+        # before the popup study has none, either).
+        merged["popup"] = {"enabled": False, "certify": {"enabled": False}}
     return _resolve(merged, v, quick=quick, source=source, stored=stored)
 
 
@@ -519,10 +633,80 @@ def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str, st
         bootstrap=v.int(an.get("bootstrap", 2000), "analysis.bootstrap", 100, 1_000_000),
         gap=gap,
     )
+    popup, certify = _popup(v, raw.get("popup", {}), init, output)
     return SweepConfig(
         seeds=seeds, time_limit=time_limit, init=init, output=output, norm=norm,
-        studies=tuple(studies), analysis=analysis, quick=quick, source=source,
+        studies=tuple(studies), analysis=analysis, quick=quick, source=source, popup=popup, certify=certify,
     )
+
+
+def _popup(v: _Validator, raw: Any, init: str, output: str) -> tuple[PopupStudy | None, PopupStudy | None]:
+    """The [popup] table and its [popup.certify], validated (None where disabled)."""
+    from ..torch.data import DATASETS
+    from ..torch.patterns import PATTERNS, parse_nm
+
+    table = v.table(raw, "popup")
+    v.keys(table, "popup", _POPUP_KEYS)
+    cert = v.table(table.get("certify", {}), "popup.certify")
+    v.keys(cert, "popup.certify", _CERTIFY_KEYS)
+    out: list[PopupStudy | None] = []
+    for kind, t, path in (("data", table, "popup"), ("certify", cert, "popup.certify")):
+        enabled = t.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise v.fail(f"{path}.enabled must be true or false, got {_kind(enabled)} {_show(enabled)}")
+        if not enabled:
+            out.append(None)
+            continue
+        for key in ("paradigms", "widths", "densities", "seeds"):
+            if key not in t:
+                raise v.fail(f"{path}.{key} is required when {path}.enabled is true")
+        items = v.list(t["paradigms"], f"{path}.paradigms", what=f"paradigms ({', '.join(map(repr, PATTERNS))})")
+        paradigms = [v.choice(x, f"{path}.paradigms[{i}]", PATTERNS) for i, x in enumerate(items)]
+        v.distinct(paradigms, f"{path}.paradigms")
+        items = v.list(t["widths"], f"{path}.widths", what=f"widths (integers in [1, {_MAX_POPUP_WIDTH}])")
+        widths = [v.int(x, f"{path}.widths[{i}]", 1, _MAX_POPUP_WIDTH) for i, x in enumerate(items)]
+        v.distinct(widths, f"{path}.widths")
+        items = v.list(t["densities"], f"{path}.densities", what="densities (fractions kept, in (0, 1])")
+        densities = [v.number(x, f"{path}.densities[{i}]", 0.0, 1.0, "in (0, 1]") for i, x in enumerate(items)]
+        v.distinct(densities, f"{path}.densities")
+        seeds = v.seeds(t["seeds"], f"{path}.seeds")
+        nm = t.get("nm", "2:4" if kind == "data" else "1:2")
+        try:
+            n_, m_ = parse_nm(nm)
+        except InvalidArgument:
+            raise v.fail(f"{path}.nm must be a string N:M with integers 1 <= N <= M (such as \"2:4\"), got {_show(nm)}") from None
+        block = v.int(t.get("block", 8 if kind == "data" else 2), f"{path}.block", 1, _MAX_POPUP_WIDTH)
+        epochs = v.int(t.get("epochs", 50), f"{path}.epochs", 1, 100_000)
+        tl = v.number(t.get("time_limit", math.inf), f"{path}.time_limit", 0.0, math.inf, "in (0, inf]")
+        options = v.table(t.get("options", {}), f"{path}.options")
+        allowed = [k for k in POPUP_OPTIONS if kind == "data" or k not in _CERTIFY_FIXED]
+        v.keys(options, f"{path}.options", allowed)
+        for key, value in options.items():
+            if isinstance(value, (dict, list)):
+                raise v.fail(f"{path}.options.{key} must be a number, string or boolean, got {_kind(value)} {_show(value)}")
+        if kind == "data":
+            dataset = v.choice(t.get("dataset", "digits"), f"{path}.dataset", DATASETS)
+            d = None
+            solver_options: dict[str, Any] = {}
+        else:
+            dataset = "teacher"
+            d = v.int(t.get("d", 2), f"{path}.d", 1, _MAX_D)
+            solver_options = v.table(t.get("solver_options", {}), f"{path}.solver_options")
+            v.keys(solver_options, f"{path}.solver_options", KNOWN_SOLVER_OPTIONS)
+            for key, value in solver_options.items():
+                if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):
+                    raise v.fail(f"{path}.solver_options.{key} must be a number, string or boolean, got {_kind(value)} {_show(value)}")
+        study = PopupStudy(
+            kind=kind, dataset=dataset, paradigms=tuple(paradigms), widths=tuple(sorted(widths)),
+            densities=tuple(sorted(densities)), seeds=seeds, nm=f"{n_}:{m_}", block=block, epochs=epochs,
+            time_limit=tl, options=tuple(sorted(options.items())), d=d, solver_options=tuple(sorted(solver_options.items())),
+        )
+        try:  # every run's options, checked as the run will check them
+            study.configs(init, output)
+        except InvalidArgument as exc:
+            raise v.fail(f"{path}: {exc}") from None
+        out.append(study)
+    return out[0], out[1]
 
 
 def _study(

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["Trial", "run_trial", "empty_row", "Tracker", "STATUSES", "TrialTimeout", "pack_mask", "unpack_mask"]
+__all__ = ["Trial", "PopupTrial", "run_trial", "empty_row", "Tracker", "STATUSES", "TrialTimeout", "pack_mask", "unpack_mask"]
 
 STATUSES: tuple[str, ...] = ("certified", "unknown", "failed")
 
@@ -72,6 +72,60 @@ class Trial:
             "options": json.dumps(dict(self.options), sort_keys=True),
             "time_limit": self.time_limit if math.isfinite(self.time_limit) else None,
         }
+
+
+@dataclass(frozen=True)
+class PopupTrial:
+    """One trial of the popup study (``[popup]`` of a sweep; :mod:`prunegap.torch.sweep`).
+
+    ``kind``: ``data`` (edge-popup on a data set), ``certify`` (edge-popup on
+    the single-neuron teacher, its ticket certified) or ``optimum`` (a
+    certified solver's min-error ticket, the reference of ``certify``).
+    ``params``: the :class:`~prunegap.torch.PopupConfig` fields, or for
+    ``optimum`` the solve's (paradigm, method, d, width, seed, ...), as sorted
+    pairs.  The key ends with a hash of everything, so rows of other options
+    never pass for these.  Runs through the sweep's executors and sandbox
+    like a :class:`Trial` (:func:`run_trial` hands it to its own ``run``).
+    """
+
+    kind: str
+    params: tuple[tuple[str, Any], ...]
+    time_limit: float = math.inf  # wall-clock guard, seconds
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict(self.params).get(name, default)
+
+    @property
+    def key(self) -> str:
+        import hashlib
+
+        digest = hashlib.sha256(json.dumps([self.kind, list(self.params)], sort_keys=True).encode()).hexdigest()[:10]
+        p = dict(self.params)
+        pattern = f"/nm={p['nm']}" if p.get("nm") else (f"/block={p['block']}" if p.get("block") else "")
+        where = p.get("dataset") or f"d={p.get('d')}"
+        name = p["paradigm"] if self.kind != "optimum" else f"{p['paradigm']}-{p['method']}"
+        density = f"/R={p['density']!r}" if "density" in p else ""
+        return f"popup-{self.kind}/{where}/{name}{pattern}/n={p['width']}{density}/seed={p['seed']}/{digest}"
+
+    def config(self) -> dict[str, Any]:
+        """The trial's columns of a popup row."""
+        from ..torch.sweep import trial_columns
+
+        return trial_columns(self)
+
+    def run(self, *, report: Report | None = None, guard: bool = True) -> dict[str, Any]:
+        """The row (never raises for a failing run; ``report`` gets no events: nothing to bracket)."""
+        from ..torch.sweep import run_popup_trial
+
+        t0 = time.perf_counter()
+        try:
+            with _Guard(self.time_limit if guard else math.inf):
+                row = run_popup_trial(self, deadline=t0 + self.time_limit)
+        except TrialTimeout:
+            row = {**self.config(), "status": "timeout", "limit": f"time_limit ({self.time_limit:g} s)",
+                   "reason": f"stopped at the time limit of {self.time_limit:g} s"}
+        row["seconds"] = time.perf_counter() - t0
+        return row
 
 
 class TrialTimeout(BaseException):
@@ -282,6 +336,8 @@ def run_trial(trial: Trial, *, report: Report | None = None, guard: bool = True)
     """
     from ..exceptions import MemoryBudgetExceeded
 
+    if not isinstance(trial, Trial):  # another kind of trial (the popup study's) runs itself
+        return trial.run(report=report, guard=guard)
     row = empty_row(trial)
     tracker = Tracker()
     t0 = time.perf_counter()

@@ -9,13 +9,16 @@ best error the paradigm can reach at that width, from
 ``prunegap.solve(..., objective="min-error")``:
 
 =========  ================================================================
-paradigm   reference optimum
+paradigm   reference optimum (:func:`reference_for`)
 =========  ================================================================
 weight     weight pruning's optimum (method ``exact``)
 neuron     neuron pruning's optimum (method ``mip``)
-nm         weight pruning's optimum: N:M masks are weight masks, so it is a
-           lower bound on the N:M optimum (the excess shown is an upper bound)
-block      neuron pruning's optimum: block masks are neuron masks (likewise)
+nm         N:M's own optimum (``nm/exact`` with the same N:M) where this
+           prunegap has it; else weight pruning's: N:M masks are weight
+           masks, so it is a lower bound on N:M's (the excess shown is then
+           an upper bound)
+block      block pruning's own optimum (``block/mip``, same B) where
+           available; else neuron pruning's (likewise a lower bound)
 =========  ================================================================
 
 A method missing from this prunegap (``get_method`` refuses it) is skipped
@@ -41,17 +44,55 @@ from ..network import draw_instance
 from ..setting import Setting
 from .popup import PopupConfig, PopupResult, popup
 
-__all__ = ["REFERENCE", "DEFAULT_METHODS", "certify_ticket", "Comparison", "compare_certified"]
+__all__ = ["REFERENCE", "DEFAULT_METHODS", "certify_ticket", "Comparison", "compare_certified", "reference_for",
+           "comparison_row"]
 
-#: The paradigm whose certified optimum each popup paradigm is compared with.
+#: The paradigm whose certified optimum each popup paradigm is compared with
+#: when the paradigm has no exact solver of its own.
 REFERENCE: dict[str, str] = {"weight": "weight", "neuron": "neuron", "nm": "weight", "block": "neuron"}
 #: The exact methods of each reference paradigm.
-DEFAULT_METHODS: dict[str, str] = {"weight": "exact", "neuron": "mip"}
+DEFAULT_METHODS: dict[str, str] = {"weight": "exact", "neuron": "mip", "nm": "exact", "block": "mip"}
+
+
+def reference_for(paradigm: str, *, nm: str | None = None, block: int | None = None) -> tuple[str, str, dict[str, Any], bool]:
+    """(reference paradigm, its exact method, its pattern options, whether it is the paradigm's own optimum).
+
+    A pattern's own exact solver is preferred; without one the optimum of the
+    wider family (weight for N:M, neuron for blocks) is a lower bound."""
+    from ..sweep.config import method_available
+
+    if paradigm in ("nm", "block") and method_available(paradigm, DEFAULT_METHODS[paradigm]):
+        options = {"nm": nm} if paradigm == "nm" else {"block": block}
+        return paradigm, DEFAULT_METHODS[paradigm], options, True
+    ref = REFERENCE[paradigm]
+    return ref, DEFAULT_METHODS[ref], {}, ref == paradigm
 
 
 def certify_ticket(result: PopupResult, *, tol: float = 1e-6) -> ErrorBound:
     """The certified sup error of a single-neuron teacher ticket over the unit ball."""
     return evaluate(result.instance(), result.masks, norm="sup", tol=tol)
+
+
+def comparison_row(
+    *, paradigm: str, width: int, density: float, seed: int, ticket_lower: float, ticket_upper: float,
+    reference: str, method: str | None, own: bool, optimum_lower: float | None, optimum_upper: float | None,
+) -> dict[str, Any]:
+    """One ticket beside its reference optimum, with the excess bracketed from both intervals.
+
+    ``optimum_lower`` bounds every mask of the reference family, so
+    ``excess_upper`` = ticket_upper - optimum_lower bounds how far the ticket
+    is from the optimum; ``excess_lower`` = ticket_lower - optimum_upper is
+    how far it is at least (negative: no proven distance)."""
+    lo, hi = optimum_lower, optimum_upper
+    return {
+        "paradigm": paradigm, "width": width, "density": density, "seed": seed,
+        "ticket_error_lower": ticket_lower, "ticket_error_upper": ticket_upper,
+        "reference": reference, "method": method, "own_optimum": own,
+        "optimum_lower": lo, "optimum_upper": hi,
+        "excess_lower": None if hi is None else ticket_lower - hi,
+        "excess_upper": None if lo is None else ticket_upper - lo,
+        "ratio": None if not hi else ticket_upper / hi,
+    }
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,15 +118,19 @@ class Comparison:
             return statistics.median(vals) if vals else None
 
         out = []
-        for (p, n), rs in sorted(groups.items(), key=lambda kv: (list(REFERENCE).index(kv[0][0]), kv[0][1])):
+        order = list(REFERENCE)
+        for (p, n), rs in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1])):
             out.append({
                 "paradigm": p, "width": n, "seeds": len(rs), "reference": rs[0]["reference"],
-                "method": rs[0]["method"],
+                "method": rs[0]["method"], "own_optimum": rs[0].get("own_optimum", rs[0]["reference"] == p),
                 "ticket_error": med(r["ticket_error_upper"] for r in rs),
                 "best_density": med(r["density"] for r in rs),
                 "optimum": med(r["optimum_upper"] for r in rs),
                 "excess": med(r["excess_upper"] for r in rs),
+                "excess_lower": med(r.get("excess_lower") for r in rs),
                 "ratio": med(r["ratio"] for r in rs),
+                "ticket_errors": [r["ticket_error_upper"] for r in rs],
+                "optima": [r["optimum_upper"] for r in rs if r["optimum_upper"] is not None],
             })
         return out
 
@@ -104,11 +149,11 @@ class Comparison:
 
 
 def _optimum(setting: Setting, width: int, seed: int, eps: float, paradigm: str, method: str,
-             cache: dict[tuple[str, int, int], Any], notes: list[str], options: dict[str, Any]) -> Any:
+             cache: dict[tuple[Any, ...], Any], notes: list[str], options: dict[str, Any]) -> Any:
     from ..api import solve
     from ..solvers import get_method
 
-    key = (paradigm, width, seed)
+    key = (paradigm, width, seed, tuple(sorted(options.items())))
     if key in cache:
         return cache[key]
     try:
@@ -171,24 +216,20 @@ def compare_certified(
                     if not (np.array_equal(inst.U, result.network.U) and np.array_equal(inst.w, result.network.w)):
                         raise AssertionError("edge-popup's network differs from prunegap's instance")  # a bug, not input
                     ticket = certify_ticket(result, tol=tol)
-                    ref = REFERENCE[paradigm]
-                    opt = _optimum(setting, width, seed, eps, ref, methods[ref], cache, notes, solver_options or {})
-                    lo = opt.error_lower if opt is not None else None
-                    hi = opt.error_upper if opt is not None else None
+                    ref, _, ref_options, own = reference_for(paradigm, nm=cfg.nm, block=cfg.block)
+                    opt = _optimum(setting, width, seed, eps, ref, methods[ref], cache, notes,
+                                   {**(solver_options or {}), **ref_options})
                     m = result.metrics
                     rows.append({
-                        "paradigm": paradigm, "width": width, "density": density, "seed": seed, "d": d,
-                        "nm": cfg.nm, "block": cfg.block,
-                        "ticket_error_lower": ticket.lower, "ticket_error_upper": ticket.upper,
-                        "ticket_error_method": ticket.method,
+                        **comparison_row(
+                            paradigm=paradigm, width=width, density=density, seed=seed, ticket_lower=ticket.lower,
+                            ticket_upper=ticket.upper, reference=ref, method=methods[ref] if opt is not None else None,
+                            own=own, optimum_lower=opt.error_lower if opt is not None else None,
+                            optimum_upper=opt.error_upper if opt is not None else None),
+                        "d": d, "nm": cfg.nm, "block": cfg.block, "ticket_error_method": ticket.method,
                         "weight_density": m["weight_density"], "unit_density": m["unit_density"],
                         "test_loss": m["test_loss"],
-                        "reference": ref, "method": methods[ref] if opt is not None else None,
-                        "optimum_lower": lo, "optimum_upper": hi,
                         "optimum_certified": opt.certified if opt is not None else None,
-                        "excess_lower": None if hi is None else ticket.lower - hi,
-                        "excess_upper": None if lo is None else ticket.upper - lo,
-                        "ratio": None if not hi else ticket.upper / hi,
                         "popup_seconds": m["seconds"],
                     })
     return Comparison(rows, notes)

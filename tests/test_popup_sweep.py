@@ -1,0 +1,216 @@
+"""The popup study of the gap sweep: [popup] config, runs through the executors, the popup table, the report."""
+
+import json
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+
+from prunegap.cli import main  # noqa: E402
+from prunegap.exceptions import InvalidArgument  # noqa: E402
+from prunegap.sweep import Store, load_config, parse_config  # noqa: E402
+from prunegap.sweep.executors import InlineExecutor, LocalExecutor  # noqa: E402
+from prunegap.sweep.trials import PopupTrial, run_trial  # noqa: E402
+from prunegap.torch import sweep as psweep  # noqa: E402
+from prunegap.torch.sweep import POPUP_TABLE, plan_popup, popup_rows, run_popup_sweep  # noqa: E402
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# One cheap certified trial, and a popup study of a few seconds.
+TINY = {
+    "seeds": [0],
+    "dims": [2],
+    "eps": [0.2],
+    "studies": [{"paradigm": "weight", "method": "construction", "max_width": 64}],
+    "popup": {
+        "paradigms": ["weight", "neuron"], "widths": [8, 16], "densities": [0.5], "seeds": [0, 1], "epochs": 2,
+        "certify": {"paradigms": ["weight", "neuron"], "widths": [4], "densities": [0.5], "seeds": [0], "epochs": 5,
+                    "options": {"n_train": 64, "n_test": 64}},
+    },
+}
+VOLATILE = ("seconds", "train_seconds", "seconds_per_epoch")
+
+
+def tiny(**popup):
+    raw = json.loads(json.dumps(TINY))
+    raw["popup"].update(popup)
+    return parse_config(raw, source="tiny")
+
+
+def stable(rows):
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
+
+
+# config ---------------------------------------------------------------------------
+def test_default_sweep_keeps_its_trials_and_fingerprint():
+    cfg = load_config()
+    assert cfg.popup is not None and cfg.certify is not None  # the default sweep has a small popup study
+    off = parse_config({"popup": {"enabled": False, "certify": {"enabled": False}}})
+    changed = parse_config({"popup": {"widths": [32], "seeds": 1}})
+    for other in (off, changed):
+        assert other.trials() == cfg.trials()
+        assert other.fingerprint() == cfg.fingerprint()
+        assert other.experiment() == cfg.experiment()
+    assert off.popup is None and off.certify is None and off.popup_trials() == []
+
+
+def test_own_studies_without_popup_table_run_no_popup():
+    raw = {k: v for k, v in TINY.items() if k != "popup"}
+    assert parse_config(raw).popup_trials() == []
+    assert tiny().popup is not None
+
+
+def test_popup_config_round_trips_through_toml():
+    cfg = tiny(options={"lr": 0.05}, nm="1:2")
+    again = parse_config(tomllib.loads(cfg.to_toml()), stored=True)
+    assert again.popup == cfg.popup and again.certify == cfg.certify
+    assert [t.key for t in again.popup_trials()] == [t.key for t in cfg.popup_trials()]
+    old = {k: v for k, v in tomllib.loads(cfg.to_toml()).items() if k != "popup"}  # a folder from before the study
+    assert parse_config(old, stored=True).popup is None
+
+
+@pytest.mark.parametrize("popup, path, hint", [
+    ({"widht": [8]}, "popup.widht", "widths"),
+    ({"options": {"lrr": 0.1}}, "popup.options.lrr", "lr"),
+    ({"densities": [0.0]}, "popup.densities[0]", "(0, 1]"),
+    ({"densities": [1.5]}, "popup.densities[0]", "(0, 1]"),
+    ({"paradigms": ["neurons"]}, "popup.paradigms[0]", "neuron"),
+    ({"nm": "4:2"}, "popup.nm", "N:M"),
+    ({"enabled": "yes"}, "popup.enabled", "true or false"),
+    ({"options": {"optimizer": "rmsprop"}}, "popup", "optimizer"),
+    ({"certify": {"options": {"init": "gaussian"}}}, "popup.certify.options.init", "allowed keys"),
+    ({"certify": {"seedz": 2}}, "popup.certify.seedz", "seeds"),
+])
+def test_bad_popup_config_names_the_key(popup, path, hint):
+    with pytest.raises(InvalidArgument) as err:
+        tiny(**popup)
+    msg = str(err.value)
+    assert path in msg and hint in msg
+
+
+def test_bad_popup_config_on_the_command_line_exits_2(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text('seeds = 1\n[popup]\nwidht = [8]\n')
+    assert main(["gap", "--config", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "popup.widht" in err[0] and "widths" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_plan_is_explicit_and_drops_only_unreachable_nm():
+    cfg = tiny(paradigms=["weight", "nm"], densities=[0.5, 0.75], nm="2:4")
+    data = [t for t in cfg.popup_trials() if t.kind == "data"]
+    # N:M 2:4 keeps at most half of the weights: density 0.75 is left out for nm only
+    assert {(t.get("paradigm"), t.get("density")) for t in data} == {("weight", 0.5), ("weight", 0.75), ("nm", 0.5)}
+    trials = cfg.popup_trials()
+    assert len({t.key for t in trials}) == len(trials)
+    certify = [t for t in trials if t.kind == "certify"]
+    assert all(t.get("scale") == "none" and t.get("teacher_width") == 1 and t.get("output") == cfg.output
+               and t.get("init") == cfg.init and t.get("dataset") == "teacher" for t in certify)
+    optima = [t for t in trials if t.kind == "optimum"]
+    assert {(t.get("paradigm"), t.get("width"), t.get("seed")) for t in optima} == {("weight", 4, 0), ("neuron", 4, 0)}
+    # a key hashes every option: other options are other rows
+    other = tiny(epochs=3).popup_trials()
+    assert {t.key for t in other if t.kind == "data"}.isdisjoint(t.key for t in data)
+
+
+# running ---------------------------------------------------------------------------
+def test_rows_do_not_depend_on_the_executor_and_resume(tmp_path):
+    cfg = tiny()
+    a, b = tmp_path / "a", tmp_path / "b"
+    said = []
+    run = run_popup_sweep(cfg, a, executor=InlineExecutor(), say=said.append)
+    assert run.total == len(cfg.popup_trials()) == run.ran and run.statuses == {"ok": run.total}
+    pool = LocalExecutor(2)
+    try:
+        run_popup_sweep(cfg, b, executor=pool)
+    finally:
+        pool.shutdown()
+    with Store.open(a) as sa, Store.open(b) as sb:
+        rows_a, rows_b = popup_rows(sa, masks=True), popup_rows(sb, masks=True)
+    assert stable(rows_a) == stable(rows_b) and len(rows_a) == run.total
+    # resume: nothing left to do; a lost row is the only one run again, and comes back the same
+    assert run_popup_sweep(cfg, a, executor=InlineExecutor()).ran == 0
+    with Store.open(a, read_only=False) as store:
+        store.con.execute(f"DELETE FROM {POPUP_TABLE} WHERE key = ?", [rows_a[0]["key"]])
+    again = run_popup_sweep(cfg, a, executor=InlineExecutor())
+    assert (again.stored_before, again.ran) == (run.total - 1, 1)
+    with Store.open(a) as sa:
+        assert stable(popup_rows(sa, masks=True)) == stable(rows_a)
+
+
+def test_certify_rows_are_intervals_and_never_beat_the_optimum(tmp_path):
+    cfg = tiny()
+    run_popup_sweep(cfg, tmp_path, executor=InlineExecutor())
+    with Store.open(tmp_path) as store:
+        rows = popup_rows(store)
+    certify = [r for r in rows if r["kind"] == "certify"]
+    optima = {(r["paradigm"], r["width"], r["seed"]): r for r in rows if r["kind"] == "optimum"}
+    assert certify and len(optima) == 2
+    for r in certify:
+        assert r["status"] == "ok" and 0.0 <= r["error_lower"] <= r["error_upper"]
+        opt = optima[(r["paradigm"], r["width"], r["seed"])]
+        assert opt["bound_lower"] <= opt["error_upper"]
+        # the optimum's lower bound holds for every mask of the family, edge-popup's included
+        assert r["error_upper"] >= opt["bound_lower"] - 1e-9
+    data = [r for r in rows if r["kind"] == "data"]
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["dataset"] == "digits" for r in data)
+    assert all(abs(r["unit_density"] - 0.5) < 1e-12 for r in data if r["paradigm"] == "neuron")
+
+
+def test_timeout_is_a_row(tmp_path):
+    trial = next(t for t in tiny().popup_trials() if t.kind == "data")
+    late = PopupTrial(trial.kind, trial.params, 1e-9)  # past the deadline after the first epoch
+    row = run_trial(late, guard=False)
+    assert row["status"] == "timeout" and "time limit" in row["reason"] and row["key"] == late.key
+
+
+def test_failed_run_is_a_row():
+    params = dict(tiny().popup_trials()[0].params)
+    params["lr"] = -1.0  # refused by the run itself
+    row = psweep.run_popup_trial(PopupTrial("data", tuple(sorted(params.items()))))
+    assert row["status"] == "failed" and "lr" in row["reason"]
+
+
+def test_without_torch_the_study_is_skipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(psweep, "torch_available", lambda: False)
+    said = []
+    run = run_popup_sweep(tiny(), tmp_path, executor=InlineExecutor(), say=said.append)
+    assert run.ran == 0 and run.skipped and len(said) == 1 and "torch" in said[0]
+
+
+# the command and the report --------------------------------------------------------
+def test_gap_runs_the_popup_study_and_reports_it(tmp_path, capsys):
+    cfg_path = tmp_path / "sweep.toml"
+    cfg_path.write_text(tiny().to_toml())
+    out = tmp_path / "out"
+    assert main(["gap", "--config", str(cfg_path), "--out", str(out), "--workers", "1", "--progress", "none"]) == 0
+    text = capsys.readouterr().out
+    assert "Edge-popup on digits" in text and "Single neuron" in text
+    for name in ("popup", "popup_certify"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 0 and (out / "figures" / f"{name}.pdf").exists()
+    page = (out / "report.html").read_text()
+    assert "Edge-popup against the certified optimum" in page and "weight/exact" in page
+    summary = json.loads((out / "summary.json").read_text())
+    pop = summary["popup"]
+    assert pop["counts"]["data"] == {"planned": 8, "stored": 8, "ok": 8, "failed": 0, "timeout": 0}
+    assert {s["paradigm"] for s in pop["data"]["summary"]} == {"weight", "neuron"}
+    assert all(s["n"] == 2 and s["ci_low"] <= s["mean"] <= s["ci_high"] for s in pop["data"]["summary"])
+    for s in pop["certify"]["summary"]:
+        assert s["excess"] is not None and s["excess"] >= -1e-9  # a heuristic never beats the certified bound
+    # rerun: nothing to do, same report numbers
+    assert main(["gap", "--config", str(cfg_path), "--out", str(out), "--workers", "1", "--progress", "none"]) == 0
+    assert "nothing to run" in capsys.readouterr().err
+    assert json.loads((out / "summary.json").read_text())["popup"]["data"] == pop["data"]
+
+
+def test_plan_matches_the_store_after_config_change(tmp_path):
+    cfg = tiny()
+    run_popup_sweep(cfg, tmp_path, executor=InlineExecutor())
+    more = tiny(widths=[8, 16, 32])  # one more width: only its runs are new
+    run = run_popup_sweep(more, tmp_path, executor=InlineExecutor())
+    assert run.ran == 4 and run.stored_before == len(plan_popup(more)) - 4

@@ -214,3 +214,14 @@ def test_plan_matches_the_store_after_config_change(tmp_path):
     more = tiny(widths=[8, 16, 32])  # one more width: only its runs are new
     run = run_popup_sweep(more, tmp_path, executor=InlineExecutor())
     assert run.ran == 4 and run.stored_before == len(plan_popup(more)) - 4
+
+
+def test_cuda_device_in_a_sweep_without_one_is_bad_input():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is here")
+    with pytest.raises(InvalidArgument, match=r"popup.options.device = 'cuda'.*cpu"):
+        tiny(options={"device": "cuda"})
+    stored = tiny().to_toml().replace("epochs = 2\n", "epochs = 2\noptions = { device = \"cuda\" }\n", 1)
+    assert parse_config(tomllib.loads(stored), stored=True).popup.options == (("device", "cuda"),)

@@ -633,15 +633,26 @@ def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str, st
         bootstrap=v.int(an.get("bootstrap", 2000), "analysis.bootstrap", 100, 1_000_000),
         gap=gap,
     )
-    popup, certify = _popup(v, raw.get("popup", {}), init, output)
+    popup, certify = _popup(v, raw.get("popup", {}), init, output, stored=stored)
     return SweepConfig(
         seeds=seeds, time_limit=time_limit, init=init, output=output, norm=norm,
         studies=tuple(studies), analysis=analysis, quick=quick, source=source, popup=popup, certify=certify,
     )
 
 
-def _popup(v: _Validator, raw: Any, init: str, output: str) -> tuple[PopupStudy | None, PopupStudy | None]:
-    """The [popup] table and its [popup.certify], validated (None where disabled)."""
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _popup(v: _Validator, raw: Any, init: str, output: str, *, stored: bool = False) -> tuple[PopupStudy | None, PopupStudy | None]:
+    """The [popup] table and its [popup.certify], validated (None where disabled).
+
+    ``stored``: the runs happened already (maybe on another machine): a CUDA
+    device need not be here."""
     from ..torch.data import DATASETS
     from ..torch.patterns import PATTERNS, parse_nm
 
@@ -684,6 +695,9 @@ def _popup(v: _Validator, raw: Any, init: str, output: str) -> tuple[PopupStudy 
         for key, value in options.items():
             if isinstance(value, (dict, list)):
                 raise v.fail(f"{path}.options.{key} must be a number, string or boolean, got {_kind(value)} {_show(value)}")
+        device = options.get("device", "cpu")
+        if not stored and isinstance(device, str) and device.startswith("cuda") and not _cuda_available():
+            raise v.fail(f"{path}.options.device = {device!r}, but no CUDA device is available here; use \"cpu\"")
         if kind == "data":
             dataset = v.choice(t.get("dataset", "digits"), f"{path}.dataset", DATASETS)
             d = None

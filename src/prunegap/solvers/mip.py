@@ -869,6 +869,16 @@ class CuttingPlaneSolver:
                                    stats=self._stats(objective="min-error", probes=probes))
 
 
+def cutting_plane_solver(setting: Setting, seed: int, w: np.ndarray, U: np.ndarray, v: np.ndarray, eps: float,
+                         design: Design, opts: MIPOptions) -> CuttingPlaneSolver:
+    """The loop for the setting's target: one neuron here, a network in :mod:`.targets`."""
+    if getattr(setting, "target", "neuron") == "network":
+        from .targets import NetworkCuttingPlaneSolver
+
+        return NetworkCuttingPlaneSolver(setting, seed, w, U, v, eps, design, opts)
+    return CuttingPlaneSolver(setting, seed, w, U, v, eps, design, opts)
+
+
 def _resize(masks: Masks, width: int) -> Masks:
     if masks.width <= width:
         return masks.extend(width)
@@ -906,7 +916,7 @@ class WidthOracle:
         self.setting = stream.setting
         inst = draw_instance(stream.setting, stream.seed, 1, stream=stream)
         self.w = inst.w
-        self.solver = CuttingPlaneSolver(stream.setting, stream.seed, self.w, inst.U, inst.v, eps, design, opts)
+        self.solver = cutting_plane_solver(stream.setting, stream.seed, self.w, inst.U, inst.v, eps, design, opts)
         self.yes: Outcome | None = None  # certified mask, at width yes_width
         self.yes_width: int | None = None
         self.no: Outcome | None = None
@@ -1007,7 +1017,7 @@ class MIPMethod:
         self._check(instance.setting)
         opts = MIPOptions.from_kwargs(options)
         t0 = time.perf_counter()
-        solver = CuttingPlaneSolver(instance.setting, instance.seed, instance.w, instance.U, instance.v, eps,
+        solver = cutting_plane_solver(instance.setting, instance.seed, instance.w, instance.U, instance.v, eps,
                                     self.design, opts)
         if objective == "min-error":
             r = solver.min_error(instance.width)

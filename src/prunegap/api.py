@@ -93,6 +93,78 @@ def _config(setting: Setting, seed: int, eps: float, paradigm: str, method: str,
     return cfg
 
 
+@dataclass(frozen=True, eq=False)
+class NetworkSolveResult(SolveResult):
+    """A result for a network target (Setting.target == "network").
+
+    ``ticket.npz`` holds the target (``target_W1`` .. ``target_WL``,
+    ``target_c``) and either the two-layer ticket (``w`` = the first row of
+    W1, kept so that one-neuron readers still load the file; ``U``, ``v``,
+    ``hidden_mask``, ``output_mask``) or, for the layer-wise construction, the
+    deep random network and its masks (``U1``, ``V1``, ``mask_U1``,
+    ``mask_V1``, ... one pair per expanded layer).
+    """
+
+    target: Any = None  # solvers.targets.TargetNetwork
+    deep: Any = None  # solvers.targets.DeepConstruction, for the layer-wise construction
+    search: WidthResult | None = None
+
+    @property
+    def n_star(self) -> int | None:
+        return self.search.n_star if self.search else None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if self.deep is not None:
+            deep = self.deep
+            d.update(kept_units=deep.kept_units, kept_weights=deep.kept_weights,
+                     density=deep.kept_weights / deep.total_weights if deep.total_weights else 0.0,
+                     random_depth=2 * (self.target.depth + 1))
+        else:
+            d["random_depth"] = 2
+        d["target_network"] = self.target.to_dict()
+        return d
+
+    def save(self, out: str | Path) -> Path:
+        import numpy as np
+
+        from .io import atomic_write
+
+        out = Path(out)
+        arrays: dict[str, Any] = dict(self.target.arrays())
+        if self.deep is not None:
+            arrays.update(self.deep.arrays())
+        else:
+            arrays.update(w=self.target.layers[0][0], U=self.instance.U, v=self.instance.v,
+                          hidden_mask=self.masks.hidden_mask, output_mask=self.masks.output_mask)
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(out / "ticket.npz", lambda fh: np.savez_compressed(fh, **arrays))
+        write_json(out / "result.json", self.to_dict())
+        return out
+
+
+def _solver(setting: Setting, paradigm: str, method: str | None) -> Any:
+    if setting.target == "network":
+        from .solvers.targets import target_method
+
+        return target_method(paradigm, method, setting)
+    return get_method(paradigm, method)
+
+
+def _network_result(setting: Setting, seed: int, instance: Instance, outcome: Outcome, solver: Any,
+                    cfg: dict[str, Any], seconds: float, extra: dict[str, Any] | None = None,
+                    search: WidthResult | None = None) -> NetworkSolveResult:
+    from .solvers.targets import LayerwiseConstruction, construct_deep, target_network
+
+    net = target_network(setting, seed)
+    cfg.pop("w", None)
+    deep = None
+    if isinstance(solver, LayerwiseConstruction):
+        deep = construct_deep(setting, seed, net, instance.width)
+    return NetworkSolveResult(cfg, instance, outcome, _ticket_of(instance, outcome), seconds, extra or {},
+                              target=net, deep=deep, search=search)
+
+
 def _pattern_options(paradigm: str, nm: Any, block: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(solver options, config entries) of the pattern parameters; refuses misplaced ones early."""
     from .solvers.patterns import Pattern
@@ -133,13 +205,15 @@ def solve(
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
     check_choice("objective", objective, OBJECTIVES)
-    solver = get_method(paradigm, method)
+    solver = _solver(setting, paradigm, method)
     popts, pcfg = _pattern_options(paradigm, nm, block)
     t0 = time.perf_counter()
     instance = draw_instance(setting, seed, width)
     outcome = solver.solve(instance, eps, objective=objective, **popts, **options)
     seconds = time.perf_counter() - t0
     cfg = _config(setting, seed, eps, paradigm, solver.name, objective, **pcfg, width=width, w=instance.w.tolist())
+    if setting.target == "network":
+        return _network_result(setting, seed, instance, outcome, solver, cfg, seconds)
     return SolveResult(cfg, instance, outcome, _ticket_of(instance, outcome), seconds)
 
 
@@ -163,7 +237,7 @@ def width(
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
     max_width = check_int("max_width", max_width, minimum=1)
-    solver = get_method(paradigm, method)
+    solver = _solver(setting, paradigm, method)
     popts, pcfg = _pattern_options(paradigm, nm, block)
     t0 = time.perf_counter()
     stream = UnitStream(setting, seed)
@@ -183,4 +257,6 @@ def width(
         "n_upper": search.n_upper,
         "steps": [list(s) for s in search.steps],
     }
+    if setting.target == "network":
+        return _network_result(setting, seed, instance, search.outcome, solver, cfg, seconds, extra, search)
     return WidthSearchResult(cfg, instance, search.outcome, _ticket_of(instance, search.outcome), seconds, extra, search)

@@ -1,0 +1,246 @@
+"""Network targets: evaluator against the one-neuron evaluator and dense grids, MIP against brute force,
+the layer-wise construction's certified bound, planted network tickets, defaults unchanged, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from _brute import all_subsets
+from prunegap import api
+from prunegap.cli import main
+from prunegap.errors import network_error
+from prunegap.exceptions import InvalidArgument
+from prunegap.network import UnitStream, draw_instance, draw_target
+from prunegap.planted import Plant, PlantedStream
+from prunegap.search import minimal_width
+from prunegap.setting import Setting
+from prunegap.solvers.base import get_method
+from prunegap.solvers.targets import (
+    TargetNetwork,
+    construct_deep,
+    draw_target_network,
+    load_target_network,
+    network_target_error,
+    target_network,
+)
+
+OUTPUTS = ("relu", "linear")
+
+
+def _circle(m: int = 200_000) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, m, endpoint=False)
+    return np.stack([np.cos(t), np.sin(t)], axis=1)
+
+
+def _sphere(d: int, m: int, seed: int = 0) -> np.ndarray:
+    X = np.random.default_rng(seed).standard_normal((m, d))
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _g(A, b, X, output):
+    h = np.maximum(X @ A.T, 0.0) @ b
+    return np.maximum(h, 0.0) if output == "relu" else h
+
+
+def _net(rng, d, K) -> TargetNetwork:
+    W = rng.standard_normal((K, d))
+    return TargetNetwork((W / np.linalg.norm(W, axis=1, keepdims=True),), rng.uniform(-1, 1, K))
+
+
+# --- the default setting is untouched ----------------------------------------------
+
+
+def test_default_setting_and_instances_are_unchanged():
+    s = Setting(d=3)
+    assert s.to_dict() == {"d": 3, "init": "uniform", "output": "relu", "norm": "sup", "target": "random"}
+    net = Setting(d=3, target="network", target_width=4)
+    for seed in (0, 7):
+        a, b = draw_instance(s, seed, 70), draw_instance(net, seed, 70)
+        assert np.array_equal(a.U, b.U) and np.array_equal(a.v, b.v)  # the random network does not depend on the target
+        assert np.array_equal(a.U, UnitStream(s, seed).take(70)[0])
+        assert np.array_equal(draw_target(s, seed), draw_target(Setting(d=3), seed))
+    d = net.to_dict()
+    assert d["target_kind"] == "network" and d["target_width"] == 4 and d["target_depth"] == 1
+
+
+def test_target_network_is_a_pure_function_of_the_seed():
+    s = Setting(d=2, target="network", target_width=3, target_depth=2)
+    a, b, c = draw_target_network(s, 5), draw_target_network(s, 5), draw_target_network(s, 6)
+    assert all(np.array_equal(x, y) for x, y in zip(a.layers, b.layers)) and np.array_equal(a.c, b.c)
+    assert not np.array_equal(a.c, c.c)
+    assert a.layers[0].shape == (3, 2) and a.layers[1].shape == (3, 3) and a.depth == 2
+    assert np.allclose(np.linalg.norm(a.layers[0], axis=1), 1.0) and np.linalg.norm(a.layers[1], 2) <= 1 + 1e-12
+
+
+# --- the evaluator --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("d", [2, 3])
+def test_one_unit_network_target_is_the_neuron_target(output, d):
+    rng = np.random.default_rng(d)
+    for _ in range(4):
+        w = rng.standard_normal(d)
+        w /= np.linalg.norm(w)
+        net = TargetNetwork((w[None, :],), np.ones(1))
+        k = int(rng.integers(1, 6))
+        A, b = rng.uniform(-1, 1, (k, d)), rng.uniform(-1, 1, k)
+        mine = network_target_error(A, b, net, output=output, eps=None)
+        core = network_error(A, b, w, output=output)
+        assert mine.lower <= core.upper + 1e-9 and core.lower <= mine.upper + 1e-9
+        if d == 2 or output == "linear":  # exact, or certified to tol: the same interval up to tol
+            assert abs(mine.upper - core.upper) <= 2e-6
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), K=st.integers(1, 4), k=st.integers(0, 6), output=st.sampled_from(OUTPUTS))
+def test_circle_evaluator_matches_a_dense_grid(seed, K, k, output):
+    rng = np.random.default_rng(seed)
+    net = _net(rng, 2, K)
+    A, b = rng.uniform(-1, 1, (k, 2)), rng.uniform(-1, 1, k)
+    r = network_target_error(A, b, net, output=output)
+    X = _circle()
+    grid = float(np.abs(_g(A, b, X, output) - net.values(X, output)).max())
+    assert r.lower <= r.upper and grid <= r.upper + 1e-12
+    # between grid points the error moves by at most its Lipschitz constant times the spacing
+    lip = float(np.abs(b) @ np.linalg.norm(A, axis=1)) if k else 0.0
+    lip += float(np.abs(net.c) @ np.linalg.norm(net.layers[0], axis=1))
+    assert r.lower <= grid + lip * np.pi / X.shape[0] + 1e-12
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_d3_bracket_holds(output):
+    rng = np.random.default_rng(1)
+    net = _net(rng, 3, 3)
+    X = _sphere(3, 50_000)
+    for _ in range(3):
+        A, b = rng.uniform(-1, 1, (5, 3)), rng.uniform(-1, 1, 5)
+        r = network_target_error(A, b, net, output=output)
+        sampled = float(np.abs(_g(A, b, X, output) - net.values(X, output)).max())
+        assert r.lower <= r.upper and sampled <= r.upper + 1e-9
+        assert r.method == ("bracket:linearised+points" if output == "relu" else "branch-and-bound")
+
+
+# --- the MIP against brute force, and planted network tickets -----------------------------
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_network_target_mip_matches_brute_force(output, seed):
+    setting = Setting(d=2, output=output, target="network", target_width=2)
+    inst = draw_instance(setting, seed, 8)
+    net = target_network(setting, seed)
+    S = all_subsets(8)
+    err = np.array([network_target_error(inst.U[s == 1], inst.v[s == 1], net, output=output).upper for s in S])
+    best = float(err.min())
+    solver = get_method("neuron")
+    for eps in (best * 0.9, best * 1.001):
+        out = solver.solve(inst, eps)
+        assert out.status == ("yes" if best <= eps else "no"), (eps, best)
+        if out.status == "yes":
+            A, b = out.masks.apply(inst.U, inst.v)
+            assert network_target_error(A, b, net, output=output).upper <= eps
+        else:
+            assert eps < out.error_lower <= best + 1e-9
+    me = solver.solve(inst, best, objective="min-error")
+    assert me.error_lower <= best + 1e-9 and me.error_upper <= best * (1 + 1e-4) + 2e-6
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("paradigm, options", [("neuron", {}), ("weight", {"method": "exact"}), ("block", {"block": 3})])
+def test_planted_network_ticket_is_found(output, paradigm, options):
+    setting = Setting(d=2, output=output, target="network", target_width=3)
+    net = target_network(setting, 4)
+    W, c = net.layers[0], net.c
+    units = np.array([9, 10, 11])  # a complete block of 3
+    plant = Plant(units, W.copy(), c.copy(), np.ones((3, 2), np.uint8))
+    stream = PlantedStream(setting, 4, plant)
+    inst = draw_instance(setting, 4, 12, stream=stream)
+    m = plant.masks(12, 2)
+    A, b = m.apply(inst.U, inst.v)
+    assert network_target_error(A, b, net, output=output).upper <= 1e-12
+    options = dict(options)
+    method = options.pop("method", None)
+    solver = get_method(paradigm, method)
+    me = solver.solve(inst, 0.05, objective="min-error", **options)
+    assert me.error_upper <= 2e-6
+    r = minimal_width(solver.oracle(stream, 0.01, **options), max_width=64)
+    assert r.n_star is not None and r.n_star <= plant.width
+
+
+def test_depth_two_is_refused_for_the_mip():
+    with pytest.raises(InvalidArgument, match="target_depth must be 1"):
+        api.solve(Setting(d=2, target="network", target_depth=2), width=4, seed=0, eps=0.1, paradigm="neuron")
+
+
+# --- the layer-wise construction ------------------------------------------------------------
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 1000), d=st.integers(1, 3), K=st.integers(1, 3), L=st.integers(1, 3),
+       width=st.integers(1, 40), output=st.sampled_from(OUTPUTS))
+def test_deep_construction_bound_is_proven(seed, d, K, L, width, output):
+    setting = Setting(d=d, output=output, target="network", target_width=K, target_depth=L)
+    net = target_network(setting, seed)
+    c = construct_deep(setting, seed, net, width)
+    X = _sphere(d, 20_000, seed) if d > 1 else np.array([[1.0], [-1.0]])
+    X = X * np.random.default_rng(seed).uniform(0, 1, (X.shape[0], 1))  # the unit ball, not only its sphere
+    sampled = float(np.abs(c.forward(X, output) - net.values(X, output)).max())
+    assert c.lower <= c.upper and sampled <= c.upper * (1 + 1e-9) + 1e-12
+    # each expanded unit keeps at most one input weight; the ticket is a subnetwork of a 2(L + 1)-layer net
+    assert len(c.masks) == L + 1
+    for (U, V), (mU, mV) in zip(c.weights, c.masks):
+        assert mU.shape == U.shape and mV.shape == V.shape and np.all(mU.sum(axis=1) <= 1)
+
+
+def test_deep_construction_width_search_and_ticket(tmp_path):
+    setting = Setting(d=2, target="network", target_width=2, target_depth=2)
+    r = api.width(setting, seed=3, eps=0.1, paradigm="weight", max_width=300)
+    assert r.n_star is not None and r.error_upper <= 0.1
+    net = target_network(setting, 3)
+    below = construct_deep(setting, 3, net, r.n_star - 1)
+    assert below.upper > 0.1  # the scan is exact for this certificate
+    r.save(tmp_path)
+    data = json.loads((tmp_path / "result.json").read_text())
+    assert data["n_star"] == r.n_star and data["random_depth"] == 6 and data["target_depth"] == 2
+    with np.load(tmp_path / "ticket.npz") as z:
+        assert {"U1", "V3", "mask_U1", "mask_V3", "target_W2", "target_c"} <= set(z.files)
+        assert int(sum(z[f"mask_U{l}"].sum() + z[f"mask_V{l}"].sum() for l in (1, 2, 3))) == data["kept_weights"]
+
+
+def test_target_file_round_trip_and_defects(tmp_path):
+    net = draw_target_network(Setting(d=2, target="network", target_width=3, target_depth=2), 1)
+    path = tmp_path / "t.npz"
+    np.savez(path, W1=net.layers[0], W2=net.layers[1], c=net.c)
+    loaded = load_target_network(path, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.layers, net.layers))
+    s = Setting(d=2, target="network", target_file=str(path))
+    assert target_network(s, 99).width == 3
+    np.savez(tmp_path / "bad.npz", W1=np.ones((3, 4)), c=np.ones(3))
+    with pytest.raises(InvalidArgument, match="need c"):
+        load_target_network(tmp_path / "bad.npz", 2)
+    with pytest.raises(InvalidArgument, match="does not exist"):
+        load_target_network(tmp_path / "none.npz", 2)
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--target-width", "3"], "--target-width applies to --target network only"),
+        (["--target", "tree"], "'tree'"),
+        (["--target", "network", "--target-width", "0"], "target_width"),
+        (["--target", "network", "--target-depth", "2", "--paradigm", "neuron"], "target_depth must be 1"),
+        (["--target", "network", "--w", "1,0"], "--w"),
+    ],
+)
+def test_bad_target_input_is_one_line_exit_2(tmp_path, capsys, args, needle):
+    base = ["--d", "2", "--seed", "0", "--eps", "0.1", "--width", "4", "--out", str(tmp_path)]
+    if "--paradigm" not in args:
+        base += ["--paradigm", "weight"]
+    code = main(["solve", *args, *base])
+    _, err = capsys.readouterr()
+    assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -56,8 +57,12 @@ def main() -> None:
         torch.set_num_threads(a.threads)  # a benchmark script may set process-wide state; the library never does
     seeds, epochs = (2, 10) if a.quick else (a.seeds, a.epochs)
     data = digits()
-    print(f"machine: {cpu_model()}, {torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
-          f"python {platform.python_version()}, device {a.device}, dtype {a.dtype}")
+    machine = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+               "torch": torch.__version__, "python": platform.python_version(), "device": a.device, "dtype": a.dtype,
+               "load_average_at_start": list(os.getloadavg())}
+    print(f"machine: {cpu_model()}, {os.cpu_count()} logical CPU(s), {torch.get_num_threads()} torch thread(s), "
+          f"torch {torch.__version__}, python {platform.python_version()}, device {a.device}, dtype {a.dtype}, "
+          f"load average at start {os.getloadavg()[0]:.1f}")
     print(f"digits: {data.X_train.shape[0]} train / {data.X_test.shape[0]} test; width {a.width}, density {a.density:g}, "
           f"{epochs} epochs, batch 128, SGD lr 0.1 cosine, scaled Kaiming; median over {seeds} seeds\n")
     print("| paradigm | s / epoch (median) | test accuracy (median) | min | max | train accuracy (median) | weight density | unit density |")
@@ -86,8 +91,13 @@ def main() -> None:
     goal = rows[0]["test_accuracy"] >= 0.90
     print(f"\ngoal (weight-level scores >= 90 % test accuracy): {'met' if goal else 'NOT met'}")
     if a.json:
+        out = {"benchmark": "edge-popup on digits (benchmarks/bench_popup.py)", "machine": machine,
+               "setup": {"width": a.width, "density": a.density, "epochs": epochs, "seeds": seeds, "batch_size": 128,
+                         "optimizer": "sgd", "lr": 0.1, "scale": "kaiming"},
+               "goal": "weight-level scores reach >= 90 % median test accuracy", "goal_met": goal, "rows": rows}
         with open(a.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+            json.dump(out, fh, indent=2)
+            fh.write("\n")
 
 
 if __name__ == "__main__":

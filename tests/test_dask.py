@@ -126,6 +126,24 @@ def test_a_worker_that_dies_mid_trial_is_retried_then_failed(cluster, tmp_path):
     assert len(cluster.client.nthreads()) == 2
 
 
+def _forkserver_pid():
+    from multiprocessing import forkserver
+
+    return forkserver._forkserver._forkserver_pid
+
+
+def test_workers_start_their_trial_server_as_they_join(cluster):
+    # after the test above, some of these workers replaced killed ones
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pids = cluster.client.run(_forkserver_pid)
+        if len(pids) == 2 and all(pids.values()):
+            break
+        time.sleep(0.2)
+    assert len(pids) == 2 and all(pids.values()), pids
+    assert all(_alive(p) for p in pids.values())
+
+
 def test_cli_dask_executor_end_to_end(tmp_path, capsys):
     path = tmp_path / "c.toml"
     path.write_text("seeds = 3\ndims = [2]\neps = [0.1]\n[[studies]]\nparadigm = 'weight'\n")

@@ -252,6 +252,9 @@ def gap(
     if scheduler is not None and kind != "dask":
         raise InvalidArgument(f"--scheduler needs --executor dask, got --executor {kind}")
     retries = check_int("--retries", retries, minimum=0, maximum=100)
+    from .subsetsum import _resolve_budget
+
+    _resolve_budget(None)  # a malformed PRUNEGAP_MEMORY_BUDGET: refused before anything is written
     cap: Any = "auto"
     if memory_limit is not None:
         cap = None if memory_limit.strip().lower() == "none" else parse_bytes(memory_limit, "--memory-limit")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -92,6 +93,10 @@ class LocalExecutor(ThreadPoolExecutor):
 
         total = physical_memory()
         self.memory_limit: int | None = None if total is None else max(min(2 * 1024**3, total), total // workers)
+        from .sandbox import warm
+
+        # The forkserver starts while the driver plans the sweep, not on the first trial's clock.
+        threading.Thread(target=warm, daemon=True, name="prunegap-warm").start()
 
     def terminate(self) -> None:
         from .sandbox import kill_attempts
@@ -165,6 +170,8 @@ class DaskExecutor(Executor):
             self.client = Client(self.cluster)
             self.where = f"Dask LocalCluster of {n} worker(s) at {self.cluster.scheduler_address}"
         self._pool = self.client.get_executor(pure=False)
+        with contextlib.suppress(Exception):  # an optimisation: a cluster that refuses plugins still runs trials
+            self.client.register_plugin(_warm_plugin(), name=_WARM_PLUGIN)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         return self._pool.submit(fn, *args, **kwargs)
@@ -220,6 +227,27 @@ class DaskExecutor(Executor):
 
     def terminate(self) -> None:
         self.shutdown(wait=False, cancel_futures=True)
+
+
+_WARM_PLUGIN = "prunegap-warm-attempts"
+
+
+def _warm_plugin() -> Any:
+    """A Dask worker plugin that starts the worker's forkserver as the worker
+    joins (:func:`prunegap.sweep.sandbox.warm`): a worker that replaces a
+    dead one is then ready for the retried trial."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class WarmAttempts(WorkerPlugin):
+        name = _WARM_PLUGIN
+
+        def setup(self, worker: Any) -> None:
+            from prunegap.sweep.sandbox import warm
+
+            # In a thread: setup blocks the worker's start, the warm-up need not.
+            threading.Thread(target=warm, daemon=True, name="prunegap-warm").start()
+
+    return WarmAttempts()
 
 
 def make_executor(kind: str = "local", workers: int | None = None, scheduler: str | None = None) -> Executor:

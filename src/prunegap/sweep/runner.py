@@ -121,6 +121,9 @@ def run_sweep(
         memory_limit = check_int("memory_limit", memory_limit, minimum=2**26)
     elif isinstance(memory_limit, str) and memory_limit != "auto":
         raise InvalidArgument(f"memory_limit must be a number of bytes >= 2**26, None or 'auto', got {memory_limit!r}")
+    from ..subsetsum import _resolve_budget
+
+    _resolve_budget(None)  # a malformed PRUNEGAP_MEMORY_BUDGET: refused now, not once per trial
     progress = progress or NullProgress()
     folder = Path(folder)
     with Store.for_sweep(folder, config) as store:

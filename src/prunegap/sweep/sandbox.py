@@ -55,6 +55,7 @@ __all__ = [
     "run_attempt",
     "kill_attempts",
     "physical_memory",
+    "warm",
     "OUTCOMES",
     "FAULTS_ENV",
     "FAULT_KINDS",
@@ -66,13 +67,21 @@ __all__ = [
 #: attempt (its worker died) -- the last two are retried.
 OUTCOMES: tuple[str, ...] = ("ok", "timeout", "memory", "crashed", "lost")
 FAULTS_ENV = "PRUNEGAP_FAULTS"
+_ENV_PREFIX = "PRUNEGAP_"
 FAULT_KINDS: tuple[str, ...] = ("crash", "kill-host", "hang", "memory")
 
 # One BLAS/OpenMP thread per attempt: the parallelism is across trials.
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 # Imported once by the forkserver, so that every attempt starts warm (with
 # "__main__", a child skips re-running the main module, as spawn children do).
-_PRELOAD = ["__main__", "prunegap.sweep.sandbox", "prunegap.api", "prunegap.solvers.weight", "prunegap.solvers.neuron"]
+# highspy too: the MIP imports it lazily, and a lazy import under a tight
+# address-space cap fails to map its library ("failed to map segment").
+# A module that is not installed is skipped by the forkserver.
+_PRELOAD = ["__main__", "prunegap.sweep.sandbox", "prunegap.api", "prunegap.solvers.weight", "prunegap.solvers.neuron",
+            "highspy"]
+# How an allocation that the address-space cap refused shows up when it
+# escapes as something other than MemoryError (a library's mmap, C++ new).
+_CAP_SIGNS = ("MemoryError", "failed to map segment", "Cannot allocate memory", "std::bad_alloc", "cannot allocate memory")
 _MIN_AUTO_LIMIT = 2 * 1024**3
 
 _live: set[Any] = set()  # attempt processes of this process, for kill_attempts()
@@ -142,8 +151,12 @@ def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str |
     ctx = _context()
     events, events_w = ctx.Pipe(duplex=False)
     lifeline_r, lifeline = ctx.Pipe(duplex=False)
+    # The forkserver's children inherit its environment, fixed when it
+    # started; prunegap's own settings (PRUNEGAP_MEMORY_BUDGET, ...) are those
+    # of this process now.
+    env = {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIX)}
     proc = ctx.Process(
-        target=_child, args=(trial, events_w, lifeline_r, memory_limit, fault, os.getpid()),
+        target=_child, args=(trial, events_w, lifeline_r, memory_limit, fault, os.getpid(), env),
         name=f"prunegap trial {trial.key}", daemon=True,
     )
     try:
@@ -185,7 +198,7 @@ def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str |
             if kind == "event":
                 tracker.apply(payload)
             else:
-                row = payload
+                row = _capped(payload, trial, tracker, memory_limit)
                 return result(_outcome_of(row), row, row.get("limit") if _outcome_of(row) != "ok" else None)
     except BaseException:
         _kill(proc)  # the caller gives up on this attempt (Ctrl-C): it must not run on
@@ -200,6 +213,20 @@ def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str |
             _live.discard(proc)
         with contextlib.suppress(Exception):
             proc.close()
+
+
+def _capped(row: dict[str, Any], trial: Trial, tracker: Tracker, memory_limit: int | None) -> dict[str, Any]:
+    """A ``failed`` row whose error is the address-space cap refusing memory
+    (an import that cannot map its library, a C++ ``bad_alloc``), as the
+    ``unknown`` row of a memory budget, with the bracket the search had: the
+    same trial under the same cap fails the same way, so it is a limit of
+    the run, not a failure to retry."""
+    reason = row.get("reason") or ""
+    if not memory_limit or row.get("status") != "failed" or not any(sign in reason for sign in _CAP_SIGNS):
+        return row
+    limit = f"memory budget: {reason} (under an address-space cap of {_format_bytes(memory_limit)})"[:2000]
+    return {**empty_row(trial), **tracker.partial_row(trial, limit), "seconds": row.get("seconds"),
+            "timings": row.get("timings", "{}"), "stats": row.get("stats", "{}")}
 
 
 def _drain(events: Any, tracker: Tracker) -> dict[str, Any] | None:
@@ -251,9 +278,13 @@ def kill_attempts() -> int:
 
 
 # the child ------------------------------------------------------------------------
-def _child(trial: Trial, events: Any, lifeline: Any, memory_limit: int | None, fault: str | None, host: int) -> None:
+def _child(trial: Trial, events: Any, lifeline: Any, memory_limit: int | None, fault: str | None, host: int,
+           env: dict[str, str]) -> None:
     # Ctrl-C belongs to the driver, which stops the attempts itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in [k for k in os.environ if k.startswith(_ENV_PREFIX)]:
+        del os.environ[name]
+    os.environ.update(env)
     threading.Thread(target=_watch, args=(lifeline,), daemon=True, name="lifeline").start()
     if memory_limit:
         _cap_address_space(memory_limit)
@@ -344,6 +375,20 @@ def _context() -> Any:
     # Only effective before this process's forkserver starts; harmless after.
     ctx.set_forkserver_preload(_PRELOAD)
     return ctx
+
+
+def warm() -> None:
+    """Start this process's forkserver, with prunegap preloaded, now: the
+    first attempt then does not wait for it (about 1 s, several under load).
+    Run at executor start and on each Dask worker as it joins, so that a
+    worker that replaces a dead one is ready when the retried trial comes."""
+    ctx = _context()
+    if ctx.get_start_method() != "forkserver":  # pragma: no cover - Windows
+        return
+    from multiprocessing import forkserver
+
+    with contextlib.suppress(Exception):  # the first attempt then starts it, or says why it cannot
+        forkserver.ensure_running()
 
 
 @contextlib.contextmanager

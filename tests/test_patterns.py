@@ -322,3 +322,15 @@ def test_neuron_masks_count_under_every_pattern():
     S1, e1 = _block_brute(inst, 1)
     S2, e2 = neuron_errors(inst.U, inst.v, inst.w, "relu")
     assert np.isclose(e1.min(), e2.min())
+
+
+@pytest.mark.parametrize("paradigm, options", [("block", {"block": 3}), ("nm", {"nm": "1:2", "method": "exact"})])
+def test_backends_agree(paradigm, options):
+    from prunegap.solvers.mip import sat_available
+
+    if not sat_available():
+        pytest.skip("OR-Tools is not installed")
+    setting = Setting(d=2)
+    a = api.width(setting, seed=1, eps=0.1, paradigm=paradigm, backend="highs", max_width=200, **options)
+    b = api.width(setting, seed=1, eps=0.1, paradigm=paradigm, backend="cpsat", max_width=200, **options)
+    assert a.n_star == b.n_star and a.n_star is not None

@@ -222,7 +222,7 @@ def _capped(row: dict[str, Any], trial: Trial, tracker: Tracker, memory_limit: i
     same trial under the same cap fails the same way, so it is a limit of
     the run, not a failure to retry."""
     reason = row.get("reason") or ""
-    if not memory_limit or row.get("status") != "failed" or not any(sign in reason for sign in _CAP_SIGNS):
+    if not isinstance(trial, Trial) or not memory_limit or row.get("status") != "failed" or not any(sign in reason for sign in _CAP_SIGNS):
         return row
     limit = f"memory budget: {reason} (under an address-space cap of {_format_bytes(memory_limit)})"[:2000]
     return {**empty_row(trial), **tracker.partial_row(trial, limit), "seconds": row.get("seconds"),

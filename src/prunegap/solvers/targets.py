@@ -25,7 +25,9 @@ width-n network is a prefix of every wider one.  Unit i of layer l keeps
 one input weight U_ij (j = i mod K_{l-1}), and target unit k keeps the
 output weights V_ki of a best subset per (j, sign), exactly as
 :mod:`.weight` does for one neuron (from layer 2 on the inputs are >= 0,
-so only the positive group is needed).  Its error is certified by
+so only the positive group is needed; each group offers its first
+``GROUP_CAP`` = 32 units to the exact subset sum, which bounds memory and
+leaves the certificate untouched).  Its error is certified by
 propagation: with e_l the vector of the per-unit closed-form errors of layer
 l and delta_l a bound on ||yhat_l - y_l|| over the unit ball,
 
@@ -96,6 +98,10 @@ _EVAL = 2  # the evaluator's points (as network.py)
 _CHUNK = 64  # units per draw of a deep layer stream; changing it changes every deep network
 _ULP = np.finfo(np.float64).eps
 _POINTS = 4096  # seeded points of a sampled lower bound
+#: Units of one (layer, target unit, coordinate, sign) group that the exact subset sum sees: the first ones.
+#: 2^-32-scale errors are far below any eps of interest, while a meet in the middle over the whole group
+#: (n / 2 units in the output layer of a K = 1 target) would exhaust memory at moderate widths.
+GROUP_CAP = 32
 
 
 # --------------------------------------------------------------------------- the target
@@ -430,7 +436,7 @@ def _construct_layer(l: int, U: np.ndarray, V: np.ndarray, T: np.ndarray, signed
             units = np.arange(j, n, k_in)
             u = U[units, j]
             for sign in signs:
-                group = units[(u * sign) > 0]
+                group = units[(u * sign) > 0][:GROUP_CAP]  # a prefix: nested in the width
                 products = V[k, group] * np.abs(U[group, j])
                 res = cache.get((l, k, j, sign, group.shape[0]), products, float(sign * T[k, j]))
                 chosen = group[res.indices]

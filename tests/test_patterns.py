@@ -334,3 +334,12 @@ def test_backends_agree(paradigm, options):
     a = api.width(setting, seed=1, eps=0.1, paradigm=paradigm, backend="highs", max_width=200, **options)
     b = api.width(setting, seed=1, eps=0.1, paradigm=paradigm, backend="cpsat", max_width=200, **options)
     assert a.n_star == b.n_star and a.n_star is not None
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), d=st.integers(1, 8), m=st.integers(1, 5), width=st.integers(1, 60), data=st.data())
+def test_property_construction_tickets_are_nm_tickets(seed, d, m, width, data):
+    n = data.draw(st.integers(1, m))
+    r = api.solve(Setting(d=d), width=width, seed=seed, eps=0.1, paradigm="nm", nm=(n, m))
+    assert satisfies(r.masks, Pattern("nm", n=n, m=m))
+    assert r.error_lower == 0.0 and r.certified in ("yes", "unknown")  # a construction never claims "no"

@@ -244,3 +244,13 @@ def test_bad_target_input_is_one_line_exit_2(tmp_path, capsys, args, needle):
     code = main(["solve", *args, *base])
     _, err = capsys.readouterr()
     assert code == 2 and len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err
+
+
+def test_setting_refuses_network_fields_on_a_neuron_target():
+    for kw in ({"target_width": 2}, {"target_depth": 2}, {"target_file": "x.npz"}):
+        with pytest.raises(InvalidArgument, match="applies to target 'network' only"):
+            Setting(d=2, **kw)
+    with pytest.raises(InvalidArgument, match="one-neuron target"):
+        Setting(d=2, target="network", w=(1.0, 0.0))
+    with pytest.raises(InvalidArgument, match="target"):
+        Setting(d=2, target="tree")

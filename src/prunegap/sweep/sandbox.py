@@ -172,7 +172,9 @@ def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str |
         _live.add(proc)
     worker = _worker_name()
     tracker = Tracker()
-    deadline = t0 + trial.time_limit if math.isfinite(trial.time_limit) else None
+    # The limit is the trial's: its clock starts once its process runs, not
+    # while a fresh worker starts its forkserver (seconds under load).
+    deadline = time.monotonic() + trial.time_limit if math.isfinite(trial.time_limit) else None
 
     def result(outcome: str, row: dict[str, Any] | None, reason: str | None = None) -> AttemptResult:
         seconds = time.monotonic() - t0

@@ -241,7 +241,8 @@ def popup_rows(store: Any, *, masks: bool = False) -> list[dict[str, Any]]:
     if POPUP_TABLE not in tables:
         return []
     names = [c for c in _NAMES if masks or c not in _BLOBS]
-    cur = store.con.execute(f"SELECT {', '.join(chr(34) + c + chr(34) for c in names)} FROM {POPUP_TABLE} ORDER BY key")
+    quoted = ", ".join(f'"{c}"' for c in names)
+    cur = store.con.execute(f"SELECT {quoted} FROM {POPUP_TABLE} ORDER BY key")
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 

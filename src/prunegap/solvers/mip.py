@@ -89,6 +89,7 @@ log = logging.getLogger(__name__)
 _SAMPLE_STREAM = 17  # purpose of the seeded sample points in d >= 3 (see network.stream_generator)
 _PORTFOLIO = 4  # CP-SAT subsolvers interleaved in one thread by sat_strategy="portfolio"
 _TWO_PI = 2.0 * math.pi
+_LOCAL_SCALES = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)  # half-widths, in grid steps
 
 
 # --------------------------------------------------------------------------- designs
@@ -182,6 +183,7 @@ class MIPOptions:
     max_cells: int = 400_000  # evaluator cells in d >= 3
     descend: bool = False  # width search: attack the width right below the best yes (see WidthOracle)
     search_time_limit: float | None = None  # width search: wall-clock seconds for all decisions together
+    local_rows: int = 8  # d = 2, CP-SAT: short second-difference rows at this many scales (0: none)
     gallop_share: float = 0.25  # with search_time_limit: share of the time left for one width while no yes is known
 
     @classmethod
@@ -211,6 +213,7 @@ class MIPOptions:
         check_positive_float("min_error_rtol", o.min_error_rtol, allow_zero=True)
         check_positive_float("near_cut", o.near_cut, maximum=1.0)
         check_positive_float("gallop_share", o.gallop_share, maximum=1.0)
+        check_int("local_rows", o.local_rows, minimum=0, maximum=len(_LOCAL_SCALES))
         check_positive_float("tol", o.tol)
         return o
 
@@ -305,6 +308,53 @@ def _circle_violations(A, b, w, output, bound, max_points) -> np.ndarray:
     picks.sort(key=lambda i: -arc_err[i])
     tt = arc_t[picks[:max_points]]
     return np.stack([np.cos(tt), np.sin(tt)], axis=1)
+
+
+def second_difference_rows(A: np.ndarray, b: np.ndarray, w: np.ndarray, output: str, level: float,
+                           thetas: np.ndarray, deltas: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """Sparse necessary conditions in d = 2, one per (theta, delta): bounds on the second difference
+
+        D h(theta) = h(theta + delta) + h(theta - delta) - 2 cos(delta) h(theta).
+
+    D kills a cos + b sin, and every column is b |a| relu(cos(t - alpha)), whose second
+    difference is b |a| sum over its two kinks k = alpha +- pi/2 of sin(delta - |t - k|)_+:
+    only the columns with a kink within delta of theta enter the row.  The bounds come from the
+    point bounds lo <= h <= hi at the three angles (interval arithmetic, cos(delta) > 0), so each
+    row is implied by three point rows: it never cuts a feasible mask, but it is a short row
+    (a local subset sum around theta) that a solver propagates far better than the dense ones.
+    Rows are ordered theta-major; a row with no finite bound constrains nothing.
+    """
+    A = np.asarray(A, float).reshape(-1, 2)
+    c = np.asarray(b, float) * np.hypot(A[:, 0], A[:, 1])
+    alpha = np.arctan2(A[:, 1], A[:, 0])
+    kinks = np.stack([alpha + 0.5 * np.pi, alpha - 0.5 * np.pi], axis=1)  # (J, 2)
+    T = (thetas[:, None] + 0.0 * deltas[None, :]).ravel()
+    Dl = np.broadcast_to(deltas[None, :], (thetas.shape[0], deltas.shape[0])).ravel()
+
+    def point_bounds(t):
+        f = np.maximum(w[0] * np.cos(t) + w[1] * np.sin(t), 0.0)
+        hi = f + level
+        lo = np.where(f > level, f - level, -np.inf) if output == "relu" else f - level
+        return lo, hi
+
+    lo0, hi0 = point_bounds(T)
+    lop, hip = point_bounds(T + Dl)
+    lom, him = point_bounds(T - Dl)
+    two_cos = 2.0 * np.cos(Dl)  # > 0: deltas stay below pi / 2
+    with np.errstate(invalid="ignore"):
+        upper = hip + him - two_cos * lo0
+        lower = lop + lom - two_cos * hi0
+    rows, cols, vals = [], [], []
+    for k in range(2):
+        dist = np.abs(np.mod(T[:, None] - kinks[None, :, k] + np.pi, _TWO_PI) - np.pi)  # (R, J)
+        r, j = np.nonzero(dist < Dl[:, None])
+        rows.append(r)
+        cols.append(j)
+        vals.append(c[j] * np.sin(Dl[r] - dist[r, j]))
+    R = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                      shape=(T.shape[0], A.shape[0]))
+    R.sum_duplicates()
+    return R, lower, upper
 
 
 # --------------------------------------------------------------------------- the HiGHS model
@@ -518,6 +568,8 @@ class SatModel:
         self.nogoods: list[tuple[np.ndarray, int, float]] = []  # (mask over the columns of its time, |S|, lower error)
         self.width = 0
         self.n_units = 0
+        self.local_thetas: np.ndarray | None = None  # d = 2: centres and half-widths of the short rows
+        self.local_deltas: np.ndarray | None = None
 
     def _values(self, X: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self.design.values(X, A, b)
@@ -546,6 +598,30 @@ class SatModel:
     def set_level(self, level: float, target: float | None = None) -> None:
         self.level = float(level)
         self.target = self.level if target is None else float(target)
+
+    def _add_local_rows(self, p, cols: np.ndarray, K: float, lvl: float) -> None:
+        """The short second-difference rows (see :func:`second_difference_rows`), rounded outwards."""
+        R, lower, upper = second_difference_rows(self.A[cols], self.b[cols], self.w, self.output, lvl,
+                                                 self.local_thetas, self.local_deltas)
+        for g in range(R.shape[0]):
+            j = R.indices[R.indptr[g]:R.indptr[g + 1]]
+            if j.size == 0:
+                continue
+            KR = K * R.data[R.indptr[g]:R.indptr[g + 1]]
+            a = np.rint(KR)
+            slack = float(np.abs(a - KR).sum()) + 1.0
+            total = float(np.abs(a).sum()) + 1.0
+            lo = math.ceil(K * lower[g] - slack) if np.isfinite(lower[g]) else -total
+            hi = math.floor(K * upper[g] + slack) if np.isfinite(upper[g]) else total
+            lo, hi = max(lo, -total), min(hi, total)
+            if lo <= -total and hi >= total:
+                continue
+            if lo > hi:  # a bound beyond every reachable value: the row alone proves "no" (keep its domain valid)
+                lo = hi = int(total) if lo > total - 1 else -int(total)
+            c = p.constraints.add().linear
+            c.vars.extend(j.tolist())
+            c.coeffs.extend(a.astype(np.int64).tolist())
+            c.domain.extend([int(lo), int(hi)])
 
     def set_width(self, width: int) -> None:
         self.width = width
@@ -583,6 +659,8 @@ class SatModel:
             c.vars.extend(nz.tolist())
             c.coeffs.extend(ai[g, nz].tolist())
             c.domain.extend([int(lo[g]), int(hi[g])])
+        if self.local_deltas is not None and self.d == 2 and J and type(self.design) is Design:
+            self._add_local_rows(p, cols, K, lvl)
         if self.design.one_per_unit:
             for i in np.unique(self.unit[cols]):
                 p.constraints.add().at_most_one.literals.extend(np.flatnonzero(self.unit[cols] == i).tolist())
@@ -623,6 +701,8 @@ class SatModel:
             return MIPResult("feasible", x, conflicts)
         if st == cp_model.INFEASIBLE:
             return MIPResult("infeasible", None, conflicts)
+        if st == cp_model.MODEL_INVALID:
+            raise RuntimeError(f"CP-SAT rejected the model: {M.Validate()}")
         limit = "time_limit" if time_limit is not None and S.WallTime() >= 0.99 * time_limit else "conflict_limit"
         return MIPResult("limit", None, conflicts, limit)
 
@@ -705,7 +785,13 @@ class CuttingPlaneSolver:
                 self.model = PointMIP(self.setting.d, self.w, self.setting.output, self.design, level=level)
             if self.target_values is not None:
                 self.model.target_values = self.target_values  # type: ignore[method-assign]
-            self.model.add_points(initial_points(self.setting, self.w, self.seed, self.eps, self.opts))
+            X0 = initial_points(self.setting, self.w, self.seed, self.eps, self.opts)
+            self.model.add_points(X0)
+            if isinstance(self.model, SatModel) and self.setting.d == 2 and self.opts.local_rows:
+                step = _TWO_PI / X0.shape[0]
+                self.model.local_thetas = np.arctan2(X0[:, 1], X0[:, 0])
+                deltas = step * np.array(_LOCAL_SCALES[: self.opts.local_rows])
+                self.model.local_deltas = deltas[deltas < 0.45 * np.pi]
         m = self.model
         m.set_level(level, eps)
         upto = self.design.usable_units(width)

@@ -113,6 +113,8 @@ def test_plan_is_explicit_and_drops_only_unreachable_nm():
                and t.get("init") == cfg.init and t.get("dataset") == "teacher" for t in certify)
     optima = [t for t in trials if t.kind == "optimum"]
     assert {(t.get("paradigm"), t.get("width"), t.get("seed")) for t in optima} == {("weight", 4, 0), ("neuron", 4, 0)}
+    built = [t for t in trials if t.kind == "construction"]
+    assert [(t.get("method"), t.get("width"), t.get("seed")) for t in built] == [("construction", 4, 0)]
     # a key hashes every option: other options are other rows
     other = tiny(epochs=3).popup_trials()
     assert {t.key for t in other if t.kind == "data"}.isdisjoint(t.key for t in data)
@@ -157,6 +159,10 @@ def test_certify_rows_are_intervals_and_never_beat_the_optimum(tmp_path):
         assert opt["bound_lower"] <= opt["error_upper"]
         # the optimum's lower bound holds for every mask of the family, edge-popup's included
         assert r["error_upper"] >= opt["bound_lower"] - 1e-9
+    (built,) = [r for r in rows if r["kind"] == "construction"]
+    # the construction is a weight mask: the exact weight optimum's lower bound holds for it too
+    assert built["status"] == "ok" and built["bound_lower"] is None
+    assert built["error_upper"] >= optima[("weight", 4, 0)]["bound_lower"] - 1e-9
     data = [r for r in rows if r["kind"] == "data"]
     assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["dataset"] == "digits" for r in data)
     assert all(abs(r["unit_density"] - 0.5) < 1e-12 for r in data if r["paradigm"] == "neuron")
@@ -202,6 +208,7 @@ def test_gap_runs_the_popup_study_and_reports_it(tmp_path, capsys):
     assert all(s["n"] == 2 and s["ci_low"] <= s["mean"] <= s["ci_high"] for s in pop["data"]["summary"])
     for s in pop["certify"]["summary"]:
         assert s["excess"] is not None and s["excess"] >= -1e-9  # a heuristic never beats the certified bound
+        assert (s["construction"] is not None) == (s["paradigm"] == "weight")
     # rerun: nothing to do, same report numbers
     assert main(["gap", "--config", str(cfg_path), "--out", str(out), "--workers", "1", "--progress", "none"]) == 0
     assert "nothing to run" in capsys.readouterr().err

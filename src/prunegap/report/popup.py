@@ -41,13 +41,14 @@ def analyze_popup(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str
     """JSON-ready summary of the popup study (None when the sweep declares none)."""
     if config.popup is None and config.certify is None:
         return None
-    from ..torch.sweep import optimum_trial, plan_popup
+    from ..torch.sweep import construction_trial, optimum_trial, plan_popup
 
     plan = plan_popup(config)
     keys = {t.key for t in plan}
     mine = [r for r in rows if r["key"] in keys]
-    by_kind = {k: [r for r in mine if r["kind"] == k] for k in ("data", "certify", "optimum")}
-    planned = {k: sum(t.kind == k for t in plan) for k in ("data", "certify", "optimum")}
+    kinds = ("data", "certify", "optimum", "construction")
+    by_kind = {k: [r for r in mine if r["kind"] == k] for k in kinds}
+    planned = {k: sum(t.kind == k for t in plan) for k in kinds}
     out: dict[str, Any] = {"counts": {k: _count(by_kind[k], planned[k]) for k in by_kind},
                            "failed": [{"key": r["key"], "status": r["status"], "reason": r["reason"]}
                                       for r in mine if r["status"] != "ok"][:100],
@@ -61,7 +62,7 @@ def analyze_popup(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str
     if config.certify is not None:
         from ..torch.certify import Comparison, comparison_row, reference_for
 
-        optima = {r["key"]: r for r in by_kind["optimum"] if r["status"] == "ok"}
+        optima = {r["key"]: r for r in by_kind["optimum"] + by_kind["construction"] if r["status"] == "ok"}
         comp, missing = [], 0
         for r in by_kind["certify"]:
             if r["status"] != "ok":
@@ -70,12 +71,15 @@ def analyze_popup(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str
             opt = optimum_trial(config, r["paradigm"], r["width"], r["seed"])
             o = optima.get(opt.key)
             missing += o is None
+            k = construction_trial(config, r["width"], r["seed"]).key if r["paradigm"] in ("weight", "nm") else None
+            built = optima.get(k) if k else None
             comp.append(comparison_row(
                 paradigm=r["paradigm"], width=r["width"], density=r["density"], seed=r["seed"],
                 ticket_lower=r["error_lower"], ticket_upper=r["error_upper"], reference=ref,
                 method=method if o is not None else None, own=own,
                 optimum_lower=o["bound_lower"] if o is not None else None,
-                optimum_upper=o["error_upper"] if o is not None else None))
+                optimum_upper=o["error_upper"] if o is not None else None,
+                construction_upper=built["error_upper"] if built is not None else None))
         notes = [f"{missing} ticket(s) lack their reference optimum (not run yet, or failed)"] if missing else []
         c = Comparison(comp, notes)
         out["certify"] = {"d": config.certify.d, "study": config.certify.to_dict(), "rows": c.rows,
@@ -154,6 +158,10 @@ def figure_popup_certify(pop: dict[str, Any]) -> Any:
                     label=f"optimum ({ref})" if ss[0]["own_optimum"] else f"lower bound ({ref})")
             _band(ax, x, np.array([o.min() if o.size else np.nan for o in opt]),
                   np.array([o.max() if o.size else np.nan for o in opt]), "0.4")
+        built = [np.asarray(s.get("constructions", []), float) for s in ss]
+        if any(b.size for b in built):
+            ax.plot(x, [np.median(b) if b.size else np.nan for b in built], ":^", color="0.45", ms=3, lw=1.1,
+                    label="subset-sum construction")
         _width_axis(ax)
         ax.set_yscale("log")
         ax.set_xlabel("width n")
@@ -235,14 +243,16 @@ def popup_html(pop: dict[str, Any] | None, figures: dict[str, dict[str, Any]]) -
             "bound: how far the score-based search falls from the certified optimum at most.</p>",
             _figure(figures, "popup_certify", "edge-popup vs certified optimum",
                     "Median over seeds of the best ticket over the densities (certified upper bound), the range over "
-                    "seeds shaded; dashed: the certified optimum of the reference (median and range)."),
+                    "seeds shaded; dashed: the certified optimum of the reference (median and range); dotted (weight, "
+                    "N:M): the subset-sum construction's certified error at the same width (median)."),
             _table(["paradigm", "width", "seeds", "edge-popup sup error (median of best)", "its density",
-                    "reference optimum (median)", "reference", "excess, at most (median)", "ratio (median)"],
+                    "reference optimum (median)", "reference", "excess, at most (median)", "ratio (median)",
+                    "construction (median)"],
                    [[_e(s["paradigm"]), str(s["width"]), str(s["seeds"]), _n(s["ticket_error"]), _n(s["best_density"]),
                      _n(s["optimum"]),
                      (f"{_e(s['reference'])}/{_e(s['method'])}" + ("" if s["own_optimum"] else " (lower bound)"))
                      if s["method"] else "n/a",
-                     _n(s["excess"]), _n(s["ratio"])] for s in cert["summary"]]),
+                     _n(s["excess"]), _n(s["ratio"]), _n(s.get("construction"))] for s in cert["summary"]]),
         ]
         parts += [f"<p class='warn'>{_e(n)}</p>" for n in cert["notes"]]
     if pop["failed"]:

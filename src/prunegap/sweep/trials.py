@@ -79,8 +79,9 @@ class PopupTrial:
     """One trial of the popup study (``[popup]`` of a sweep; :mod:`prunegap.torch.sweep`).
 
     ``kind``: ``data`` (edge-popup on a data set), ``certify`` (edge-popup on
-    the single-neuron teacher, its ticket certified) or ``optimum`` (a
-    certified solver's min-error ticket, the reference of ``certify``).
+    the single-neuron teacher, its ticket certified), ``optimum`` (a
+    certified solver's min-error ticket, the reference of ``certify``) or
+    ``construction`` (the subset-sum construction's ticket, beside it).
     ``params``: the :class:`~prunegap.torch.PopupConfig` fields, or for
     ``optimum`` the solve's (paradigm, method, d, width, seed, ...), as sorted
     pairs.  The key ends with a hash of everything, so rows of other options
@@ -103,7 +104,7 @@ class PopupTrial:
         p = dict(self.params)
         pattern = f"/nm={p['nm']}" if p.get("nm") else (f"/block={p['block']}" if p.get("block") else "")
         where = p.get("dataset") or f"d={p.get('d')}"
-        name = p["paradigm"] if self.kind != "optimum" else f"{p['paradigm']}-{p['method']}"
+        name = f"{p['paradigm']}-{p['method']}" if "method" in p else p["paradigm"]
         density = f"/R={p['density']!r}" if "density" in p else ""
         return f"popup-{self.kind}/{where}/{name}{pattern}/n={p['width']}{density}/seed={p['seed']}/{digest}"
 

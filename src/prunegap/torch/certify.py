@@ -76,6 +76,7 @@ def certify_ticket(result: PopupResult, *, tol: float = 1e-6) -> ErrorBound:
 def comparison_row(
     *, paradigm: str, width: int, density: float, seed: int, ticket_lower: float, ticket_upper: float,
     reference: str, method: str | None, own: bool, optimum_lower: float | None, optimum_upper: float | None,
+    construction_upper: float | None = None,
 ) -> dict[str, Any]:
     """One ticket beside its reference optimum, with the excess bracketed from both intervals.
 
@@ -92,6 +93,7 @@ def comparison_row(
         "excess_lower": None if hi is None else ticket_lower - hi,
         "excess_upper": None if lo is None else ticket_upper - lo,
         "ratio": None if not hi else ticket_upper / hi,
+        "construction_upper": construction_upper,
     }
 
 
@@ -131,6 +133,8 @@ class Comparison:
                 "ratio": med(r["ratio"] for r in rs),
                 "ticket_errors": [r["ticket_error_upper"] for r in rs],
                 "optima": [r["optimum_upper"] for r in rs if r["optimum_upper"] is not None],
+                "construction": med(r.get("construction_upper") for r in rs),
+                "constructions": [r["construction_upper"] for r in rs if r.get("construction_upper") is not None],
             })
         return out
 

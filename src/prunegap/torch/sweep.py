@@ -10,7 +10,10 @@ the config's ``[popup]`` and ``[popup.certify]`` tables declare
   setting (``scale = none``, so the ticket is a mask on prunegap's own
   instance), its sup error certified by :func:`prunegap.errors.evaluate`;
 * kind ``optimum``: the certified min-error ticket of the reference
-  paradigm at the same (width, seed) (:func:`.certify.reference_for`).
+  paradigm at the same (width, seed) (:func:`.certify.reference_for`);
+* kind ``construction``: the subset-sum construction at the same (width,
+  seed) (``weight/construction``; one weight per unit, so also an N:M ticket
+  for every N >= 1), beside the weight and N:M tickets.
 
 Each is a :class:`~prunegap.sweep.trials.PopupTrial`, submitted as
 :func:`prunegap.sweep.sandbox.run_attempt` to the executor (with the same
@@ -41,7 +44,7 @@ from ..sweep.trials import PopupTrial, pack_mask
 if TYPE_CHECKING:
     from ..sweep.config import SweepConfig
 
-__all__ = ["POPUP_COLUMNS", "POPUP_TABLE", "PopupRun", "plan_popup", "optimum_trial", "run_popup_trial",
+__all__ = ["POPUP_COLUMNS", "POPUP_TABLE", "PopupRun", "plan_popup", "optimum_trial", "construction_trial", "run_popup_trial",
            "run_popup_sweep", "popup_rows", "trial_columns", "torch_available", "CERTIFY_EPS"]
 
 POPUP_TABLE = "popup"
@@ -50,7 +53,8 @@ CERTIFY_EPS = 1e-2
 #: (column, SQL type, meaning) of the ``popup`` table.
 POPUP_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("key", "VARCHAR PRIMARY KEY", "kind/dataset or d/paradigm/width/density/seed/hash of the whole configuration"),
-    ("kind", "VARCHAR NOT NULL", "data | certify (edge-popup runs) | optimum (a certified solver's min-error ticket)"),
+    ("kind", "VARCHAR NOT NULL", "data | certify (edge-popup runs) | optimum (a certified solver's min-error ticket) "
+                                 "| construction (the subset-sum construction's ticket)"),
     ("dataset", "VARCHAR", "digits | teacher (NULL for optimum)"),
     ("paradigm", "VARCHAR NOT NULL", "weight | neuron | nm | block"),
     ("method", "VARCHAR", "the solver (optimum only)"),
@@ -113,7 +117,19 @@ def plan_popup(config: "SweepConfig") -> list[PopupTrial]:
                     if t.key not in seen:
                         seen.add(t.key)
                         trials.append(t)
+        if {"weight", "nm"} & set(c.paradigms):
+            trials += [construction_trial(config, width, seed) for width in c.widths for seed in c.seeds]
     return trials
+
+
+def construction_trial(config: "SweepConfig", width: int, seed: int) -> PopupTrial:
+    """The subset-sum construction's ticket at (width, seed) of the certify study's single neuron."""
+    c = config.certify
+    if c is None:
+        raise InvalidArgument("the sweep has no [popup.certify] study")
+    params = {"paradigm": "weight", "method": "construction", "d": c.d, "width": width, "seed": seed,
+              "init": config.init, "output": config.output, "eps": CERTIFY_EPS, "options": {}}
+    return PopupTrial("construction", tuple(sorted(params.items())), c.time_limit)
 
 
 def optimum_trial(config: "SweepConfig", paradigm: str, width: int, seed: int) -> PopupTrial:
@@ -154,7 +170,7 @@ def run_popup_trial(trial: PopupTrial, deadline: float = math.inf) -> dict[str, 
     an epoch stops with status ``timeout``."""
     row = trial_columns(trial)
     try:
-        row.update(_optimum(trial) if trial.kind == "optimum" else _popup(trial, deadline))
+        row.update(_solve(trial) if trial.kind in ("optimum", "construction") else _popup(trial, deadline))
         row.update(status="ok", reason=None)
     except _Late:
         row.update(status="timeout", reason=f"stopped at the time limit of {trial.time_limit:g} s")
@@ -197,7 +213,7 @@ def _popup(trial: PopupTrial, deadline: float) -> dict[str, Any]:
     return out
 
 
-def _optimum(trial: PopupTrial) -> dict[str, Any]:
+def _solve(trial: PopupTrial) -> dict[str, Any]:
     from ..api import solve
     from ..setting import Setting
 
@@ -207,7 +223,9 @@ def _optimum(trial: PopupTrial) -> dict[str, Any]:
     masks = result.masks
     return {
         "error_lower": float(result.outcome.error_lower), "error_upper": float(result.outcome.error_upper),
-        "bound_lower": float(result.outcome.error_lower), "verdict": str(result.certified),
+        # only an exact method's lower bound holds for every mask of the family
+        "bound_lower": float(result.outcome.error_lower) if trial.kind == "optimum" else None,
+        "verdict": str(result.certified),
         "kept_units": int(masks.kept_units), "kept_weights": int(masks.kept_weights),
         "weight_density": float(masks.density), "hidden_mask": pack_mask(masks.hidden_mask),
         "output_mask": pack_mask(masks.output_mask),

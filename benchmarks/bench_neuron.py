@@ -162,6 +162,7 @@ def main() -> None:
                     out["widths"].extend(recs)
                     cells.append(_cell(_summary(recs)))
                 print(f"| {eps:g} | " + " | ".join(cells) + " |", flush=True)
+                _save(a.json, out)  # a long run keeps what it measured
 
         # 2. the reference ---------------------------------------------------------
         if not a.skip_baseline:
@@ -196,8 +197,12 @@ def main() -> None:
                 print(f"| {eps:g} | median | | {_fmt(statistics.median(bs))} | | {_fmt(statistics.median(os_))} | "
                       f"{statistics.median(ratios):.1f}x |", flush=True)
 
-    if a.json:
-        with open(a.json, "w") as fh:
+    _save(a.json, out)
+
+
+def _save(path: str | None, out: dict) -> None:
+    if path:
+        with open(path, "w") as fh:
             json.dump(out, fh, indent=2, default=str)
 
 

@@ -229,3 +229,22 @@ def test_report_is_reproducible_and_rebuilt_by_the_cli(report_dir, capsys):
     assert capsys.readouterr().out.startswith(f"## prunegap gap: {folder}")
     assert (folder / "summary.json").read_text() == before
     assert (folder / "figures" / "gap.pdf").read_bytes() == pdf
+
+
+def test_fit_eps_max_keeps_only_the_small_eps():
+    # the scaling laws are asymptotic: above fit_eps_max a median must not move the fit
+    import dataclasses
+
+    cfg = synthetic_config(seeds=12, fit_eps_max=1.0)
+    rows, _ = synthetic_rows(cfg, alpha=1.2, C=2.0, a=20.0, b=6.0)
+    big = max(r["eps"] for r in rows)
+    for r in rows:
+        if r["eps"] == big and r["study"] == "neuron-mip":
+            r["n_star"] = r["n_lower"] = r["n_upper"] = 5000  # far off the law
+    wild = {f["study"]: f for f in analyze(rows, cfg)["fits"]}["neuron-mip"]
+    cut = dataclasses.replace(cfg, analysis=dataclasses.replace(cfg.analysis, fit_eps_max=big / 2))
+    fit = {f["study"]: f for f in analyze(rows, cut)["fits"]}["neuron-mip"]
+    assert big not in fit["eps_fitted"] and big in wild["eps_fitted"]
+    err_cut = abs(fit["params"]["alpha"]["estimate"] - 1.2)
+    err_wild = abs(wild["params"]["alpha"]["estimate"] - 1.2)
+    assert err_cut < 0.15 and err_wild > 3 * err_cut, (err_cut, err_wild)

@@ -416,6 +416,8 @@ def test_neuron_like_study_end_to_end(tmp_path, monkeypatch, capsys):
 seeds = 3
 dims = [2]
 eps = [0.1, 0.05]
+[analysis]
+fit_eps_max = 1.0
 [[studies]]
 paradigm = "neuron"
 method = "fake"

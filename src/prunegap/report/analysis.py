@@ -362,7 +362,10 @@ def analyze(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str, Any]
         if s.fit == "none":
             continue
         for d in sorted({k[1] for k in groups if k[0] == s.name}):
-            ks = sorted((k for k in groups if k[0] == s.name and k[1] == d), key=lambda k: -k[2])
+            ks = sorted((k for k in groups if k[0] == s.name and k[1] == d and k[2] <= a.fit_eps_max),
+                        key=lambda k: -k[2])
+            if not ks:
+                continue
             lo = np.vstack([groups[k].lo for k in ks])
             hi = np.vstack([groups[k].hi for k in ks])
             f = fit_with_ci([k[2] for k in ks], lo, hi, s.fit, confidence=a.confidence, resamples=a.bootstrap,

@@ -1086,6 +1086,7 @@ class MIPMethod:
     paradigm = ""
     name = ""
     design: Design = NEURON
+    solver_options: tuple[str, ...] = tuple(MIPOptions.__dataclass_fields__)  # knobs a sweep may set
 
     def monotone(self, setting: Setting) -> bool:
         # Exact answers: yes at n is yes at every wider prefix (nesting).

@@ -97,7 +97,7 @@ _MAX_SEEDS = 100_000
 
 _TOP_KEYS = ("seeds", "dims", "eps", "time_limit", "setting", "analysis", "quick", "studies", "popup")
 _SETTING_KEYS = ("init", "output", "norm")
-_ANALYSIS_KEYS = ("confidence", "delta", "bootstrap", "gap")
+_ANALYSIS_KEYS = ("confidence", "delta", "bootstrap", "gap", "fit_eps_max")
 _QUICK_KEYS = ("seeds", "dims", "eps", "time_limit")
 _STUDY_KEYS = ("name", "paradigm", "method", "dims", "eps", "eps_floor", "quick_eps_floor", "grid", "max_width", "options", "fit")
 _MERGED_TABLES = ("setting", "analysis", "quick", "popup")
@@ -155,6 +155,7 @@ class Analysis:
     delta: float = 0.1  # the (1 - delta) quantile of n* is reported
     bootstrap: int = 2000  # bootstrap resamples
     gap: tuple[str, str] | None = None  # (numerator, denominator) study names; None: neuron over weight
+    fit_eps_max: float = 1.0  # scaling laws are asymptotic: fits use only eps <= fit_eps_max
 
 
 @dataclass(frozen=True)
@@ -306,7 +307,7 @@ class SweepConfig:
         return {
             **self.experiment(),
             "analysis": {"confidence": a.confidence, "delta": a.delta, "bootstrap": a.bootstrap,
-                         "gap": list(a.gap) if a.gap else None},
+                         "gap": list(a.gap) if a.gap else None, "fit_eps_max": a.fit_eps_max},
             "fits": {s.name: s.fit for s in self.studies},
             "quick": self.quick,
             "popup": self.popup.to_dict() if self.popup else None,
@@ -330,6 +331,7 @@ class SweepConfig:
             f"confidence = {_toml(a.confidence)}",
             f"delta = {_toml(a.delta)}",
             f"bootstrap = {_toml(a.bootstrap)}",
+            f"fit_eps_max = {_toml(a.fit_eps_max)}",
         ]
         if a.gap:
             lines.append(f"gap = {_toml(list(a.gap))}")
@@ -566,7 +568,7 @@ def _solver_params(paradigm: str, method: str) -> set[str]:
     from ..solvers.base import get_method
 
     solver = get_method(paradigm, method)
-    names: set[str] = set(getattr(solver, "option_names", ()))
+    names: set[str] = set(getattr(solver, "option_names", ())) | set(getattr(solver, "solver_options", ()))
     for fn in (solver.oracle, solver.solve):
         for p in inspect.signature(fn).parameters.values():
             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
@@ -632,6 +634,7 @@ def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str, st
         delta=v.number(an.get("delta", 0.1), "analysis.delta", 0.0, 0.5, "in (0, 0.5]"),
         bootstrap=v.int(an.get("bootstrap", 2000), "analysis.bootstrap", 100, 1_000_000),
         gap=gap,
+        fit_eps_max=v.number(an.get("fit_eps_max", 1.0), "analysis.fit_eps_max", 0.0, math.inf, "in (0, inf)"),
     )
     popup, certify = _popup(v, raw.get("popup", {}), init, output, stored=stored)
     return SweepConfig(

@@ -9,7 +9,9 @@ Runs the same sweep three times, each on a fresh LocalCluster:
 2. **storm**: every ``--kill-every`` seconds (jittered +-50 %, from a seeded
    generator) one process is SIGKILLed: a random Dask worker, or with
    probability ``--attempt-share`` the process of a random running trial
-   attempt, until the sweep ends;
+   attempt, until the sweep ends.  A trial that lost all its attempts is
+   stored as ``failed``; those are then run again undisturbed, as
+   ``prunegap gap --retry-failed`` would (the **mend**);
 3. **relay**: ``prunegap gap --executor dask`` as a subprocess, its driver
    SIGKILLed ``--driver-kills`` times at a random moment after its sweep
    started, then rerun to completion (the resume path).
@@ -153,7 +155,7 @@ def wait_gone(pids: set[int], seconds: float = 30.0) -> set[int]:
 
 
 def sweep(config: Any, folder: Path, workers: int, retries: int, kill_every: float | None, seed: int,
-          attempt_share: float) -> tuple[Any, float, list[dict[str, Any]], set[int]]:
+          attempt_share: float, retry_failed: bool = False) -> tuple[Any, float, list[dict[str, Any]], set[int]]:
     from prunegap.sweep import DaskExecutor, run_sweep
 
     ex = DaskExecutor(workers)
@@ -163,7 +165,7 @@ def sweep(config: Any, folder: Path, workers: int, retries: int, kill_every: flo
     try:
         if killer:
             killer.start()
-        run = run_sweep(config, folder, executor=ex, retries=retries)
+        run = run_sweep(config, folder, executor=ex, retries=retries, retry_failed=retry_failed)
     finally:
         if killer:
             killer.stop.set()
@@ -275,6 +277,13 @@ def main(argv: list[str] | None = None) -> int:
     storm, storm_s, kills, storm_orphans = sweep(config, base / "storm", a.workers, a.retries, a.kill_every, a.seed,
                                                  a.attempt_share)
     print(f"storm: {storm.ran} trials in {storm_s:.1f} s, {len(kills)} kills", file=sys.stderr)
+    mended = None
+    if storm.lost:  # trials that lost every attempt: `gap --retry-failed` runs them again, undisturbed
+        mend, mend_s, _, mend_orphans = sweep(config, base / "storm", a.workers, a.retries, None, a.seed, 0.0,
+                                              retry_failed=True)
+        storm_orphans |= mend_orphans
+        mended = {"trials": mend.ran, "seconds": round(mend_s, 1)}
+        print(f"mend:  {mend.ran} failed trial(s) run again in {mend_s:.1f} s", file=sys.stderr)
     relayed = None
     if a.driver_kills:
         relayed = relay(path, base / "relay", a.workers, a.retries, a.driver_kills, a.seed)
@@ -293,13 +302,14 @@ def main(argv: list[str] | None = None) -> int:
 
     calm_rows, _ = read(base / "calm")
     storm_rows, attempts = read(base / "storm")
+    attempts = [x for x in attempts if x["run"] == storm.run]  # the storm's, not the mend's
     outcomes = Counter(x["outcome"] for x in attempts)
     per_trial = Counter(x["key"] for x in attempts)
     storm_same = stable(storm_rows) == stable(calm_rows)
     checks = {
         "calm_one_row_per_trial": one_row_each(calm_rows),
         "storm_one_row_per_trial": one_row_each(storm_rows),
-        "storm_rows_equal_calm": storm_same,
+        "storm_rows_equal_calm": storm_same,  # after mending, when the storm failed any trial
         "no_orphans": not (calm_orphans or storm_orphans or (relayed and relayed["orphans"])),
     }
     figures: dict[str, Any] = {
@@ -315,10 +325,14 @@ def main(argv: list[str] | None = None) -> int:
             "attempt_kills": sum(k["what"] == "attempt" for k in kills),
             "attempts": len(attempts),
             "outcomes": dict(outcomes),
+            # lost on a worker the storm did not kill: a death the cluster caused itself
+            "lost_without_a_kill": sum(x["outcome"] == "lost" and x["worker"] not in
+                                       {k["worker"] for k in kills if k["what"] == "worker"} for x in attempts),
             "retries": storm.retries,
             "max_attempts_of_a_trial": max(per_trial.values()) if per_trial else 0,
-            "failed": sum(r["status"] == "failed" for r in storm_rows),
-            "statuses": dict(Counter(r["status"] for r in storm_rows)),
+            "failed": storm.lost,  # stored as failed by the storm (every attempt lost)
+            "mended": mended,  # those run again with --retry-failed, undisturbed
+            "statuses": dict(Counter(r["status"] for r in storm_rows)),  # after the mend
             "differing_keys": [x["key"] for x, y in zip(stable(storm_rows), stable(calm_rows)) if x != y][:10],
             "kill_log": kills,
         },

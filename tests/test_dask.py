@@ -88,12 +88,19 @@ def test_rows_equal_the_local_executor_rows(cluster, local_rows, tmp_path):
 
 
 def test_one_dask_worker_gives_the_local_rows(local_rows, tmp_path):
+    import dask
+    from dask.utils import parse_timedelta
+
+    before = dask.config.get("distributed.deploy.lost-worker-timeout")
     ex = DaskExecutor(1)
     try:
         assert ex.slots == ex.window == 1 and "LocalCluster of 1 worker(s) at tcp://127.0.0.1:" in ex.where
+        # the cluster must never close the nanny of a worker that is slow to come back
+        assert parse_timedelta(dask.config.get("distributed.deploy.lost-worker-timeout")) >= 86400
         run = run_sweep(parse_config(MIXED), tmp_path / "one", executor=ex)
     finally:
         ex.shutdown()
+    assert dask.config.get("distributed.deploy.lost-worker-timeout") == before
     assert run.ran == 20 and run.retries == 0
     assert stable(rows_of(tmp_path / "one")) == local_rows
     with Store.open(tmp_path / "one") as s:

@@ -136,6 +136,7 @@ class DaskExecutor(Executor):
         if connect_timeout is None:
             connect_timeout = float(parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s"))
         self._slots: tuple[float, int] = (-1.0, 1)
+        self._config: Any = None
         self.cluster = None
         self._own_client = client is None
         if client is not None:
@@ -167,6 +168,12 @@ class DaskExecutor(Executor):
                     # no dashboard; its health routes on a free loopback port, not 8787
                     scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 )
+            # A LocalCluster closes the nanny of a worker that is not back
+            # within lost-worker-timeout (15 s) of its death, which under load
+            # or repeated deaths kills a restarted worker that may already run
+            # a trial.  The cluster reads the setting when a worker is lost,
+            # long after this constructor: it stays set until shutdown.
+            self._config = dask.config.set({"distributed.deploy.lost-worker-timeout": "30 days"})
             self.client = Client(self.cluster)
             self.where = f"Dask LocalCluster of {n} worker(s) at {self.cluster.scheduler_address}"
         self._pool = self.client.get_executor(pure=False)
@@ -224,6 +231,9 @@ class DaskExecutor(Executor):
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close()
+        if self._config is not None:
+            self._config.__exit__(None, None, None)
+            self._config = None
 
     def terminate(self) -> None:
         self.shutdown(wait=False, cancel_futures=True)

@@ -439,3 +439,14 @@ paradigm = "weight"
     summary = json.loads((tmp_path / "e" / "summary.json").read_text())
     assert [(g["eps"], g["ratio"] is None) for g in summary["gap"]] == [(0.1, False), (0.05, True)]
     assert summary["fits"][0]["study"] == "weight-construction"  # a power law needs two bounded medians
+
+
+def test_default_gap_pair_applies_to_the_default_studies_only():
+    from prunegap.sweep import parse_config
+
+    assert parse_config({}).analysis.gap == ("neuron-mip", "weight-exact")
+    own = parse_config({"studies": [{"paradigm": "weight"}, {"paradigm": "neuron"}]})
+    assert own.analysis.gap is None and own.gap_pair() == ("neuron-mip", "weight-construction")
+    kept = parse_config({"studies": [{"paradigm": "weight"}, {"paradigm": "neuron"}],
+                         "analysis": {"gap": ["weight-construction", "neuron-mip"]}})
+    assert kept.analysis.gap == ("weight-construction", "neuron-mip")

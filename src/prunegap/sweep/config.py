@@ -420,6 +420,9 @@ def parse_config(user: dict[str, Any], *, quick: bool = False, source: str = "co
             merged[key] = value
     if isinstance(user.get("popup"), dict) and isinstance(user["popup"].get("certify"), dict):
         merged["popup"]["certify"] = {**base.get("popup", {}).get("certify", {}), **user["popup"]["certify"]}
+    if "studies" in user and "gap" not in user.get("analysis", {}):
+        # the default gap pair names the default studies: other studies get the default rule
+        merged["analysis"] = {k: x for k, x in merged.get("analysis", {}).items() if k != "gap"}
     if "popup" not in user and (stored or "studies" in user):
         # The default popup study belongs to the default studies (a folder from
         # before the popup study has none, either).

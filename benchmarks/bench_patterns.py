@@ -35,7 +35,7 @@ PATTERN_CASES: list[tuple[str, int, float, str, str | None, dict[str, Any], dict
 TARGET_CASES = [
     *[("targets", 2, 0.05, "weight", "construction", {}, {"target": "network", "target_width": K, "target_depth": L})
       for K, L in ((1, 1), (2, 1), (4, 1), (8, 1), (2, 2), (2, 3))],
-    *[("targets", 2, 0.1, "neuron", "mip", {}, {"target": "network", "target_width": K}) for K in (1, 2, 4)],
+    *[("targets-mip", 2, 0.1, "neuron", "mip", {}, {"target": "network", "target_width": K}) for K in (1, 2, 4)],
     *[("targets-d4", 4, 0.1, "weight", "construction", {}, {"target": "network", "target_width": K, "target_depth": L})
       for K, L in ((1, 1), (2, 1), (4, 1), (2, 2))],
 ]
@@ -80,7 +80,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="3 seeds")
-    ap.add_argument("--only", default=None, help="patterns | targets | targets-d4")
+    ap.add_argument("--only", default=None, help="patterns | targets | targets-mip | targets-d4")
     ap.add_argument("--seed-time", type=float, default=20.0, help="wall-clock cap of one MIP width search (s)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()

@@ -254,3 +254,23 @@ def test_setting_refuses_network_fields_on_a_neuron_target():
         Setting(d=2, target="network", w=(1.0, 0.0))
     with pytest.raises(InvalidArgument, match="target"):
         Setting(d=2, target="tree")
+
+
+@pytest.mark.parametrize("seed", [0, 14])
+def test_backends_never_contradict_on_network_targets(seed):
+    # regression: rows derived for a one-neuron target once made CP-SAT prove a false "no" here
+    from prunegap.solvers.mip import sat_available
+
+    if not sat_available():
+        pytest.skip("OR-Tools is not installed")
+    setting = Setting(d=2, target="network", target_width=2)
+    inst = draw_instance(setting, seed, 128)
+    net = target_network(setting, seed)
+    answers = {}
+    for backend in ("highs", "cpsat"):
+        out = get_method("neuron").solve(inst, 0.1, backend=backend)
+        answers[backend] = out.status
+        if out.status == "yes":
+            A, b = out.masks.apply(inst.U, inst.v)
+            assert network_target_error(A, b, net, output="relu").upper <= 0.1
+    assert set(answers.values()) != {"yes", "no"}, answers

@@ -274,3 +274,10 @@ def test_backends_never_contradict_on_network_targets(seed):
             A, b = out.masks.apply(inst.U, inst.v)
             assert network_target_error(A, b, net, output="relu").upper <= 0.1
     assert set(answers.values()) != {"yes", "no"}, answers
+
+
+def test_one_unit_drawn_target_is_a_neuron():
+    for seed in range(10):
+        net = draw_target_network(Setting(d=3, target="network"), seed)
+        assert net.c.tolist() == [1.0] and np.isclose(np.linalg.norm(net.layers[0]), 1.0)
+        assert draw_target_network(Setting(d=3, target="network", target_width=4), seed).c.sum() > 0

@@ -10,7 +10,9 @@ one-neuron target relu(<w, x>) is the case K = 1, L = 1, W_1 = w, c = 1.
 Drawn from the seed (its own stream: the random network is the same as for
 a one-neuron target): the rows of W_1 uniform on the unit sphere of R^d (as
 w is), the rows of W_l (l >= 2) uniform on the sphere scaled by 1/sqrt(K)
-(so that ||W_l||_2 <= 1), c uniform on the unit sphere of R^K.  Or read from
+(so that ||W_l||_2 <= 1), c uniform on the unit sphere of R^K with its
+sign flipped where needed so that sum(c) > 0 (so K = 1 is a one-neuron
+target, and a relu output never makes the target identically zero).  Or read from
 an .npz with arrays ``W1`` .. ``WL`` and ``c``.
 
 Two ways to prune for it:
@@ -160,6 +162,9 @@ def draw_target_network(setting: Setting, seed: int) -> TargetNetwork:
     rng = stream_generator(seed, _TARGET_NET)
     layers = [_sphere_rows(rng, K, d)] + [_sphere_rows(rng, K, K) / math.sqrt(K) for _ in range(L - 1)]
     c = _sphere_rows(rng, 1, K)[0]
+    # sum(c) > 0: with a relu output an all-negative c is the zero function, and K = 1 is then
+    # exactly a one-neuron target relu(<w_1, x>)
+    c = c if c.sum() > 0 else -c
     return TargetNetwork(tuple(layers), c)
 
 

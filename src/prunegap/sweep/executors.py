@@ -117,7 +117,9 @@ class DaskExecutor(Executor):
     the trial it runs, so its death costs no queued trial an attempt.  Tasks
     are impure (``pure=False``): a retry is a new task, never the cached
     result of the lost one.  ``connect_timeout`` defaults to Dask's
-    ``distributed.comm.timeouts.connect``.
+    ``distributed.comm.timeouts.connect``.  On every cluster, a worker
+    plugin starts each worker's trial-process server as the worker joins
+    (see :func:`_warm_plugin`).
     """
 
     isolates = True

@@ -162,15 +162,29 @@ def test_cli_dask_executor_end_to_end(tmp_path, capsys):
     assert stable(rows_of(tmp_path / "d")) == stable(rows_of(tmp_path / "i"))
 
 
-def test_an_unreachable_scheduler_is_one_line_exit_2(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "where, content, needle",
+    [
+        ("tcp://127.0.0.1:9", None, "cannot connect to a Dask scheduler there within 1 s"),
+        ("sched.json", '{"address": "tcp://127.0.0.1:9"}', "sched.json (tcp://127.0.0.1:9)': cannot connect"),
+        ("sched.json", '{"addr', "is not a Dask scheduler file (a JSON object with an \"address\"): JSONDecodeError"),
+        ("sched.json", "[1, 2]", "is not a Dask scheduler file"),
+        ("sched.json", '{"address": 7}', 'it has no "address" (got 7)'),
+        ("missing.json", None, "is neither a scheduler file (no such file) nor a scheduler address"),
+    ],
+)
+def test_a_bad_scheduler_is_one_line_exit_2(tmp_path, capsys, where, content, needle):
     import dask
 
     path = tmp_path / "c.toml"
     path.write_text("seeds = 1\ndims = [2]\neps = [0.1]\n[[studies]]\nparadigm = 'weight'\n")
+    if content is not None:
+        (tmp_path / where).write_text(content)
+    scheduler = where if where.startswith("tcp://") else str(tmp_path / where)
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
-        code = main(["gap", "--config", str(path), "--out", str(tmp_path / "o"), "--scheduler", "tcp://127.0.0.1:9"])
+        code = main(["gap", "--config", str(path), "--out", str(tmp_path / "o"), "--scheduler", scheduler])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "cannot connect to a Dask scheduler" in err, err
+    assert code == 2 and err.count("\n") == 1 and needle in err, err
     assert not (tmp_path / "o").exists()
 
 

@@ -146,14 +146,19 @@ class DaskExecutor(Executor):
             self.where = f"Dask cluster at {client.scheduler.address}"
         elif scheduler:
             path = Path(scheduler).expanduser()
-            try:
-                if path.is_file():
-                    self.client = Client(scheduler_file=str(path), timeout=connect_timeout)
-                else:
-                    self.client = Client(scheduler, timeout=connect_timeout)
-            except (OSError, TimeoutError, ValueError) as exc:
+            # A scheduler file is read here: distributed asserts on one without an address.
+            address = _scheduler_file_address(path) if path.is_file() else scheduler
+            if address == scheduler and ":" not in scheduler:
                 raise InvalidArgument(
-                    f"--scheduler {scheduler!r}: cannot connect to a Dask scheduler there within "
+                    f"--scheduler {scheduler!r} is neither a scheduler file (no such file) nor a scheduler "
+                    "address such as tcp://10.0.0.5:8786"
+                )
+            there = scheduler if address == scheduler else f"{scheduler} ({address})"
+            try:
+                self.client = Client(address, timeout=connect_timeout)
+            except (OSError, TimeoutError, ValueError, AssertionError) as exc:
+                raise InvalidArgument(
+                    f"--scheduler {there!r}: cannot connect to a Dask scheduler there within "
                     f"{connect_timeout:g} s ({type(exc).__name__}: {' '.join(str(exc).split())[:300]})"
                 ) from None
             self.where = f"Dask cluster at {self.client.scheduler.address}"
@@ -239,6 +244,25 @@ class DaskExecutor(Executor):
 
     def terminate(self) -> None:
         self.shutdown(wait=False, cancel_futures=True)
+
+
+def _scheduler_file_address(path: Path) -> str:
+    """The address in a Dask scheduler file (JSON with ``address``)."""
+    import json
+
+    try:
+        address = json.loads(path.read_text(encoding="utf-8")).get("address")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+        raise InvalidArgument(
+            f"--scheduler {str(path)!r} is not a Dask scheduler file (a JSON object with an \"address\"): "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        ) from None
+    if not isinstance(address, str) or not address:
+        raise InvalidArgument(
+            f"--scheduler {str(path)!r} is not a Dask scheduler file: it has no \"address\" "
+            f"(got {address!r}); give the file the scheduler writes (dask scheduler --scheduler-file)"
+        )
+    return address
 
 
 _WARM_PLUGIN = "prunegap-warm-attempts"

@@ -506,3 +506,29 @@ def test_the_memory_budget_environment_variable_reaches_every_trial(tmp_path, mo
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "PRUNEGAP_MEMORY_BUDGET must be an integer number of bytes" in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_damaged_write_ahead_log_is_a_clear_error_and_costs_only_its_trials(tmp_path, capsys, reference):
+    cfg = config()
+    folder = tmp_path / "w"
+    code = (
+        "import os\nfrom prunegap.sweep import Store, run_trial\nfrom prunegap.sweep.config import parse_config\n"
+        f"cfg = parse_config({SMALL!r})\n"
+        f"s = Store.for_sweep({str(folder)!r}, cfg)\n"
+        "for t in cfg.trials()[:4]:\n    s.record(run_trial(t), {'key': t.key, 'run': 1, 'attempt': 1, 'outcome': 'ok'})\n"
+        "os._exit(0)\n"  # no checkpoint: the four trials are in the log only
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    wal = folder / "results.duckdb.wal"
+    blob = bytearray(wal.read_bytes())
+    for i in range(len(blob) // 3, len(blob) // 3 + 64):
+        blob[i] ^= 0x5A
+    wal.write_bytes(bytes(blob))
+    for argv in (["results", str(folder)], ["report", str(folder)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "cannot replay its write-ahead log" in err and f"move {wal} away" in err, err
+    wal.rename(tmp_path / "aside.wal")  # as the message says
+    run = run_sweep(cfg, folder, workers=1)
+    assert run.stored_before + run.ran == 12
+    assert stable(rows_of(folder)) == reference

@@ -139,6 +139,14 @@ class Store:
                 raise InvalidArgument(
                     f"{path} is in use by another process (is a sweep still running into this folder?): {msg}"
                 ) from None
+            wal = path.with_name(path.name + ".wal")
+            if "wal" in msg.lower() and wal.exists():
+                # The database itself holds every trial up to its last checkpoint;
+                # only the log's are lost, and a rerun computes them again.
+                raise InvalidArgument(
+                    f"{path} cannot replay its write-ahead log ({msg}); move {wal} away to open the trials "
+                    "stored before it (rerunning the sweep then computes the others again)"
+                ) from None
             raise InvalidArgument(
                 f"{path} is not a readable results database ({msg}); move it away or choose another folder"
             ) from None

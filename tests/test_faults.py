@@ -532,3 +532,27 @@ def test_a_damaged_write_ahead_log_is_a_clear_error_and_costs_only_its_trials(tm
     run = run_sweep(cfg, folder, workers=1)
     assert run.stored_before + run.ran == 12
     assert stable(rows_of(folder)) == reference
+
+
+class NoPrunegapHere(ThreadPerAttempt):
+    """Workers without prunegap: after ``good`` attempts, the task cannot be unpickled."""
+
+    def __init__(self, good: int) -> None:
+        super().__init__()
+        self.good = good
+
+    def submit(self, fn, /, *args, **kwargs):
+        if self.submitted >= self.good:
+            self.submitted += 1
+            future = Future()
+            future.set_exception(ModuleNotFoundError("No module named 'prunegap'"))
+            return future
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_workers_that_cannot_import_prunegap_stop_the_sweep_with_one_line(tmp_path):
+    cfg = config()
+    with pytest.raises(InvalidArgument, match=r"a worker cannot run prunegap's trials \(ModuleNotFoundError: No module named 'prunegap'\); install prunegap"):
+        run_sweep(cfg, tmp_path / "n", executor=NoPrunegapHere(good=3))
+    rows = rows_of(tmp_path / "n")
+    assert len(rows) <= 3 and all(r["status"] == "certified" for r in rows)  # what finished is kept, nothing failed

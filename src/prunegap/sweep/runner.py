@@ -220,6 +220,14 @@ class _Driver:
             raise
         except (BrokenExecutor, CancelledError) as exc:
             raise self._gone(trial, exc) from None
+        except ImportError as exc:
+            # run_attempt turns everything a trial raises into a row: an import
+            # error comes from the worker's environment, and would fail every
+            # trial the same way.
+            raise InvalidArgument(
+                f"a worker cannot run prunegap's trials ({_describe(exc)[:300]}); install prunegap {__version__} "
+                f"on every worker; the {self.store.count()} finished trials are saved in {self.store.path}"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - the executor lost the attempt (a worker died): retry
             if not getattr(self.pool, "alive", lambda: True)():
                 raise self._gone(trial, exc) from None

@@ -151,6 +151,22 @@ def test_workers_start_their_trial_server_as_they_join(cluster):
     assert all(_alive(p) for p in pids.values())
 
 
+def _worker_memory():
+    from distributed import get_worker
+
+    from prunegap.sweep.sandbox import _resolve_memory_limit
+
+    w = get_worker()
+    return _resolve_memory_limit("auto"), int(w.memory_manager.memory_limit), w.state.nthreads
+
+
+def test_the_default_memory_cap_on_a_dask_worker_is_its_share(cluster):
+    client = cluster.client
+    for address in client.nthreads():  # as a task on each worker: where attempts resolve it
+        cap, limit, threads = client.submit(_worker_memory, workers=[address], pure=False).result()
+        assert limit > 0 and cap == max(2 * 1024**3, limit // threads)
+
+
 def test_cli_dask_executor_end_to_end(tmp_path, capsys):
     path = tmp_path / "c.toml"
     path.write_text("seeds = 3\ndims = [2]\neps = [0.1]\n[[studies]]\nparadigm = 'weight'\n")

@@ -1,4 +1,5 @@
-"""Faults: lost attempts, time and memory limits, a killed driver, bad files.
+"""Faults: lost attempts, time and memory limits, a killed driver, bad files,
+backends that have only ``submit``.
 
 Faults are injected with PRUNEGAP_FAULTS (see prunegap.sweep.sandbox); the
 local executor runs every attempt in a process of its own, so a fault costs
@@ -6,14 +7,14 @@ that attempt only.
 """
 
 import json
-from concurrent.futures import Executor, Future
 import os
-import threading
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
+from concurrent.futures import Executor, Future
 from dataclasses import replace
 from pathlib import Path
 

@@ -78,7 +78,7 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "V
 # address-space cap fails to map its library ("failed to map segment").
 # A module that is not installed is skipped by the forkserver.
 _PRELOAD = ["__main__", "prunegap.sweep.sandbox", "prunegap.api", "prunegap.solvers.weight", "prunegap.solvers.neuron",
-            "highspy"]
+            "highspy", "ortools.sat.python.cp_model"]  # CP-SAT: the MIP's default backend, ~1.4 s to import
 # How an allocation that the address-space cap refused shows up when it
 # escapes as something other than MemoryError (a library's mmap, C++ new).
 _CAP_SIGNS = ("MemoryError", "failed to map segment", "Cannot allocate memory", "std::bad_alloc", "cannot allocate memory")

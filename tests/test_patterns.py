@@ -343,3 +343,14 @@ def test_property_construction_tickets_are_nm_tickets(seed, d, m, width, data):
     r = api.solve(Setting(d=d), width=width, seed=seed, eps=0.1, paradigm="nm", nm=(n, m))
     assert satisfies(r.masks, Pattern("nm", n=n, m=m))
     assert r.error_lower == 0.0 and r.certified in ("yes", "unknown")  # a construction never claims "no"
+
+
+@pytest.mark.parametrize("options, needle", [('{ nm = "5:4" }', "'5:4'"), ("{}", "needs nm")])
+def test_gap_study_refuses_a_bad_pattern_at_load(options, needle):
+    import tomllib
+
+    from prunegap.sweep.config import parse_config
+
+    text = f'seeds = 2\ndims = [2]\neps = [0.3]\n[[studies]]\nparadigm = "nm"\nmethod = "exact"\noptions = {options}\n'
+    with pytest.raises(InvalidArgument, match=needle):
+        parse_config(tomllib.loads(text))

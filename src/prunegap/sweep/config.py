@@ -763,6 +763,14 @@ def _study(
     for key, value in options.items():
         if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):
             raise v.fail(f"{path}.options.{key} must be a number, string or boolean, got {_kind(value)} {_show(value)}")
+    if paradigm in ("nm", "block") and not stored:
+        # a pattern's parameter is checked here, not first in every trial
+        from ..solvers.patterns import Pattern
+
+        try:
+            Pattern.of(paradigm, nm=options.get("nm"), block=options.get("block"))
+        except InvalidArgument as exc:
+            raise v.fail(f"{path}.options: {exc}") from None
     opts = tuple(sorted(options.items()))
 
     if "grid" in st:

@@ -4,6 +4,7 @@
     print(build_report("out/gap").markdown)
 
 Writes ``report.html`` (self-contained), ``figures/{nstar,gap,success}.{png,pdf}``
+(and ``figures/targets.{png,pdf}`` for network-target studies)
 and ``summary.json`` (keys ``trials``, ``fits``, ``gap``, ...) into the folder;
 with a popup study, also ``figures/{popup,popup_certify}.{png,pdf}`` and the
 ``popup`` key (:mod:`.popup`).
@@ -56,6 +57,8 @@ def build_report(folder: str | os.PathLike[str]) -> Report:
         "gap": analysis["gap"],
         "groups": [{k: v for k, v in g.items() if k not in ("n_lo", "n_hi")} for g in analysis["groups"]],
         "success": analysis["success"],
+        "studies": analysis["studies"],
+        "targets": analysis["targets"],
         "reference": analysis["reference"],
         "analysis": analysis["analysis"],
         "fingerprint": meta.get("fingerprint"),

@@ -390,9 +390,61 @@ def analyze(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str, Any]
         "success": success,
         "fits": fits,
         "gap": gap,
+        "studies": study_info(config),
+        "targets": _targets(gstats, config),
         "reference": _reference(gstats),
         "analysis": {"confidence": a.confidence, "delta": a.delta, "quantile_level": q, "bootstrap": a.bootstrap},
     }
+
+
+def _pattern_text(paradigm: str, options: dict[str, Any]) -> str | None:
+    """The pattern's parameter as the report writes it ("2:4", "B = 8"), or None."""
+    if paradigm not in ("nm", "block"):
+        return None
+    from ..solvers.patterns import Pattern
+
+    p = Pattern.of(paradigm, nm=options.get("nm"), block=options.get("block")).to_dict()
+    return str(p["nm"]) if paradigm == "nm" else f"B = {p['block']}"
+
+
+def study_info(config: "SweepConfig") -> list[dict[str, Any]]:
+    """Per study, in config order: its paradigm, pattern parameter, target, and the label the
+    figures give it (the name, with the pattern parameter where the name does not show it, so
+    two N:M studies are told apart even under names that do not say which N:M)."""
+    out = []
+    for s in config.studies:
+        options = dict(s.options)
+        try:
+            pattern = _pattern_text(s.paradigm, options)
+        except Exception:  # noqa: BLE001 - a stored study of a pattern this version cannot parse: no parameter
+            pattern = None
+        label = s.name
+        if pattern and pattern.replace("B = ", "") not in s.name:
+            label = f"{s.name} ({pattern})"
+        out.append({
+            "study": s.name, "paradigm": s.paradigm, "method": s.method, "label": label, "pattern": pattern,
+            "target": s.target, "target_width": s.target_width, "target_depth": s.target_depth,
+            "family": (s.family or s.name) if s.target == "network" else None,
+        })
+    return out
+
+
+def _targets(gstats: list[dict[str, Any]], config: "SweepConfig") -> list[dict[str, Any]]:
+    """The medians of n* of every network-target study, keyed by its family and K: the points of
+    n* against the target width K (one family = one declared study with a list of K)."""
+    info = {s["study"]: s for s in study_info(config)}
+    out = []
+    for g in gstats:
+        s = info.get(g["study"])
+        if s is None or s["target"] != "network":
+            continue
+        out.append({
+            "family": s["family"], "study": g["study"], "paradigm": g["paradigm"], "method": g["method"],
+            "target_width": s["target_width"], "target_depth": s["target_depth"], "d": g["d"], "eps": g["eps"],
+            "trials": g["trials"], "median": g["median"], "median_bracket": g["median_bracket"],
+            "median_mid": g["median_mid"], "median_ci": g["median_ci"],
+        })
+    return sorted(out, key=lambda r: (r["family"], r["d"], -r["eps"], r["target_width"]))
 
 
 def _study_order(config: "SweepConfig", name: str) -> int:

@@ -9,7 +9,13 @@ same results give the same files.
   their confidence bands, the (1 - delta) quantile, undetermined medians as
   bracket bars, the fits, and the paper's two bounds as grey reference curves;
 * ``success``: the success curves P(n* <= n), one panel per (study, d);
-* ``gap``: the gap ratio n*_neuron / n*_weight against 1/eps, per d.
+* ``gap``: the gap ratio n*_neuron / n*_weight against 1/eps, per d;
+* ``targets`` (network-target studies only): n* against the target's width K,
+  one panel per d, one curve per (declared study, eps).
+
+Every study keeps one colour and one marker in every figure, and is labelled
+by :func:`analysis.study_info` (pattern studies with their N:M or B), so a
+sweep with several patterns is read off one ``nstar`` figure.
 """
 
 from __future__ import annotations
@@ -23,13 +29,15 @@ import numpy as np
 
 from .analysis import reference_curve
 
-__all__ = ["FIGURES", "make_figures", "save_figure"]
+__all__ = ["FIGURES", "MARKERS", "make_figures", "save_figure", "study_labels"]
 
 #: Names of the figures, in the order the report shows them.
-FIGURES: tuple[str, ...] = ("nstar", "gap", "success")
+FIGURES: tuple[str, ...] = ("nstar", "gap", "success", "targets")
 
 _COLORS = {"neuron": "#c0392b", "weight": "#1f5fa8"}
 _CYCLE = ("#2a9d55", "#8e44ad", "#d68910", "#17a2b8", "#7f8c8d")
+#: One marker per study, in config order: colours repeat past the cycle, markers tell studies apart.
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
 _STYLE = {
     "font.size": 9,
     "axes.titlesize": 9,
@@ -59,6 +67,21 @@ def _colors(analysis: dict[str, Any]) -> dict[str, str]:
         else:
             out[g["study"]] = _CYCLE[k % len(_CYCLE)]
             k += 1
+    return out
+
+
+def _markers(analysis: dict[str, Any]) -> dict[str, str]:
+    """The marker of each study: by its position in the config (``analysis["studies"]``)."""
+    names = [s["study"] for s in analysis.get("studies", [])]
+    names += [g["study"] for g in analysis["groups"] if g["study"] not in names]
+    return {name: MARKERS[i % len(MARKERS)] for i, name in enumerate(dict.fromkeys(names))}
+
+
+def study_labels(analysis: dict[str, Any]) -> dict[str, str]:
+    """The legend label of each study (the name, with a pattern's N:M or B where the name lacks it)."""
+    out = {s["study"]: s["label"] for s in analysis.get("studies", [])}
+    for g in analysis["groups"]:
+        out.setdefault(g["study"], g["study"])
     return out
 
 
@@ -104,8 +127,13 @@ def _top(values: list[float]) -> float:
 def figure_nstar(analysis: dict[str, Any]):
     """n* against 1/eps (log-log), one panel per d."""
     colors = _colors(analysis)
+    markers, labels = _markers(analysis), study_labels(analysis)
     dims = _dims(analysis)
-    fig, axes = _new_figure(max(len(dims), 1), width=3.6, height=3.3)
+    n_studies = len({g["study"] for g in analysis["groups"]})
+    # every study adds four legend rows and a line of fit numbers in each panel: a sweep with
+    # several patterns gets a taller figure so that the panels keep their height
+    fig, axes = _new_figure(max(len(dims), 1), width=3.6 if n_studies <= 3 else 4.2,
+                            height=3.3 + 0.6 * max(0, n_studies - 2))
     q = analysis["analysis"]["quantile_level"]
     conf = analysis["analysis"]["confidence"]
     fits = {(f["study"], f["d"]): f for f in analysis["fits"]}
@@ -116,33 +144,33 @@ def figure_nstar(analysis: dict[str, Any]):
         fit_notes: list[tuple[str, str]] = []
         for study in dict.fromkeys(g["study"] for g in gs):
             sg = sorted((g for g in gs if g["study"] == study), key=lambda g: -g["eps"])
-            c = colors[study]
+            c, mk, name = colors[study], markers[study], labels[study]
             x = np.array([1.0 / g["eps"] for g in sg])
             mid = np.array([g["median_mid"] if g["median_mid"] is not None else np.nan for g in sg], float)
             det = np.array([g["median"] is not None for g in sg])
             ci_lo = np.array([g["median_ci"][0] or np.nan for g in sg], float)
             ci_hi = np.array([g["median_ci"][1] if g["median_ci"][1] is not None else top for g in sg], float)
             ax.fill_between(x, ci_lo, np.minimum(ci_hi, top), color=c, alpha=0.18, lw=0,
-                            label=f"{study}: {int(round(conf * 100))}% CI of the median")
+                            label=f"{name}: {int(round(conf * 100))}% CI of the median")
             if len(x) == 1:  # a band needs two eps: show the interval as a bar
                 ax.plot([x[0], x[0]], [ci_lo[0], min(ci_hi[0], top)], color=c, alpha=0.35, lw=5, solid_capstyle="butt")
-            ax.plot(x, mid, "-", color=c, lw=1.4, label=f"{study}: median n* (open: bracket midpoint)")
-            ax.plot(x[det], mid[det], "o", color=c, ms=3.5)
+            ax.plot(x, mid, "-", color=c, lw=1.4, marker=mk, ms=3.5, markevery=[bool(b) for b in det],
+                    label=f"{name}: median n* (open: bracket midpoint)")
             qv = np.array([g["quantile_mid"] if g["quantile_mid"] is not None else np.nan for g in sg], float)
-            ax.plot(x, qv, "--", color=c, lw=0.9, label=f"{study}: {q:.0%} quantile")
+            ax.plot(x, qv, "--", color=c, lw=0.9, label=f"{name}: {q:.0%} quantile")
             for xi, g in zip(x, sg):  # undetermined medians: the bracket they are known to lie in
                 if g["median"] is None and g["median_bracket"][0] is not None:
                     lo, hi = g["median_bracket"][0], g["median_bracket"][1] or top
                     ax.plot([xi, xi], [lo, min(hi, top)], color=c, lw=2.2, alpha=0.7, solid_capstyle="butt")
                     y = g["median_mid"] if g["median_mid"] is not None else lo
-                    ax.plot([xi], [y], marker="o", mfc="white", color=c, ms=4)
+                    ax.plot([xi], [y], marker=mk, mfc="white", color=c, ms=4)
                     if g["median_bracket"][1] is None:
                         ax.plot([xi], [top], marker="^", color=c, ms=4)
             f = fits.get((study, d))
             if f is not None:
                 xe = np.geomspace(x.min(), x.max(), 50)
-                ax.plot(xe, _fit_curve(f, 1.0 / xe), ":", color=c, lw=1.2, label=f"{study}: fit {f['formula']}")
-                fit_notes.append((c, _fit_label(f)))
+                ax.plot(xe, _fit_curve(f, 1.0 / xe), ":", color=c, lw=1.2, label=f"{name}: fit {f['formula']}")
+                fit_notes.append((c, f"{name}: {_fit_label(f)}"))
         for i, (c, text) in enumerate(fit_notes):  # per-panel numbers; the legend is shared by the panels
             ax.text(0.98, 0.04 + 0.07 * i, text, color=c, fontsize=7, ha="right", va="bottom", transform=ax.transAxes)
         xs = np.array(sorted({1.0 / g["eps"] for g in gs}))
@@ -167,7 +195,63 @@ def figure_nstar(analysis: dict[str, Any]):
                     handles.append(h)
                     labels.append(lab)
         fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
-    fig.suptitle("Minimal width n* over seeds: neuron vs weight pruning", fontsize=10)
+    paradigms = {g["paradigm"] for g in analysis["groups"]}
+    title = ("Minimal width n* over seeds: weight, N:M, block and neuron pruning" if paradigms & {"nm", "block"}
+             else "Minimal width n* over seeds: neuron vs weight pruning")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def figure_targets(analysis: dict[str, Any]):
+    """n* against the target's width K (network targets), one panel per d.
+
+    One curve per (declared study, eps) with at least one median bounded: the
+    median (its bracket midpoint when undecided trials leave it open, drawn open)
+    and its confidence interval as a bar.  A family keeps the colour and marker
+    of its first study; darker lines are smaller eps."""
+    rows = analysis.get("targets", [])
+    colors, markers = _colors(analysis), _markers(analysis)
+    dims = sorted({r["d"] for r in rows})
+    fig, axes = _new_figure(max(len(dims), 1), width=3.6, height=3.3)
+    conf = analysis["analysis"]["confidence"]
+    for ax, d in zip(axes[0], dims):
+        rs = [r for r in rows if r["d"] == d]
+        top = _top([v for r in rs for v in (*r["median_ci"], *r["median_bracket"])])
+        for family in dict.fromkeys(r["family"] for r in rs):
+            fr = [r for r in rs if r["family"] == family]
+            first = fr[0]["study"]
+            c, mk = colors[first], markers[first]
+            epss = sorted({r["eps"] for r in fr}, reverse=True)
+            for i, eps in enumerate(epss):
+                er = sorted((r for r in fr if r["eps"] == eps), key=lambda r: r["target_width"])
+                k = np.array([r["target_width"] for r in er], float)
+                mid = np.array([r["median_mid"] if r["median_mid"] is not None else np.nan for r in er], float)
+                if np.all(np.isnan(mid)):
+                    continue
+                shade = 0.35 + 0.65 * (i + 1) / len(epss)  # the smallest eps darkest
+                ax.plot(k, mid, "-", color=c, alpha=shade, lw=1.3, marker=mk, ms=4, mfc=c,
+                        markevery=[r["median"] is not None for r in er],
+                        label=f"{family} ({fr[0]['paradigm']}/{fr[0]['method']}), eps = {eps:g}")
+                for ki, r, m in zip(k, er, mid):
+                    lo, hi = r["median_ci"]
+                    if lo is not None:
+                        ax.plot([ki, ki], [lo, min(hi if hi is not None else top, top)], color=c, alpha=0.35 * shade,
+                                lw=4, solid_capstyle="butt")
+                    if r["median"] is None and not np.isnan(m):
+                        ax.plot([ki], [m], marker=mk, mfc="white", color=c, alpha=shade, ms=4)
+        ks = sorted({r["target_width"] for r in rs})
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ks)
+        ax.set_xticklabels([str(x) for x in ks])
+        ax.set_yscale("log")
+        ax.set_ylim(top=top)
+        ax.set_xlabel("target width K (hidden units per layer)")
+        ax.set_ylabel("minimal width n*")
+        ax.set_title(f"d = {d}")
+        ax.grid(True, which="major", lw=0.3, alpha=0.6)
+        ax.legend(loc="upper left", frameon=False, fontsize=6)
+    fig.suptitle(f"Network targets: median n* against the target width K ({int(round(conf * 100))}% CI bars)",
+                 fontsize=10)
     return fig
 
 
@@ -177,6 +261,7 @@ def figure_success(analysis: dict[str, Any]):
     from matplotlib import colors as mcolors
 
     studies = list(dict.fromkeys(g["study"] for g in analysis["groups"]))
+    labels = study_labels(analysis)
     dims = _dims(analysis)
     fig, axes = _new_figure(max(len(dims), 1), max(len(studies), 1), height=2.5)
     cmap = matplotlib.colormaps["viridis"]
@@ -207,7 +292,7 @@ def figure_success(analysis: dict[str, Any]):
             ax.set_ylim(-0.02, 1.02)
             ax.set_xlabel("width n")
             ax.set_ylabel("P(n* <= n)")
-            ax.set_title(f"{study}, d = {d}")
+            ax.set_title(f"{labels[study]}, d = {d}")
             ax.grid(True, lw=0.3, alpha=0.6)
             ax.legend(loc="upper left", ncol=1 if len(gs) <= 5 else 2, frameon=False, fontsize=6, handlelength=1.2)
     fig.suptitle("Success curves over seeds (shaded: undecided trials)", fontsize=10)
@@ -266,7 +351,7 @@ def _plain_ticks(ax: Any) -> None:
         axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
 
 
-_BUILDERS = {"nstar": figure_nstar, "success": figure_success, "gap": figure_gap}
+_BUILDERS = {"nstar": figure_nstar, "success": figure_success, "gap": figure_gap, "targets": figure_targets}
 
 
 def save_figure(fig: Any, folder: Path, name: str) -> dict[str, Any]:
@@ -292,6 +377,8 @@ def make_figures(analysis: dict[str, Any], folder: Path) -> dict[str, dict[str, 
     with matplotlib.rc_context(_STYLE):
         for name in FIGURES:
             if name == "gap" and not analysis["gap"]:
+                continue
+            if name == "targets" and not any(r["median_mid"] is not None for r in analysis.get("targets", [])):
                 continue
             if not analysis["groups"]:
                 continue

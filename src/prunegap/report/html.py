@@ -173,6 +173,16 @@ def render_html(
                     f"at each eps they share, with {conf} paired bootstrap intervals; grey: the ratio of the two reference curves."),
             _table(["d", "eps", "ratio of medians", f"{conf} CI", "paired seeds"], _gap_rows(analysis["gap"])),
         ]
+    if "targets" in figures:
+        parts += [
+            "<h2>Network targets: n* against the target width K</h2>",
+            _figure(figures, "targets", "n* against K",
+                    f"Median n* over seeds against K, the hidden units per layer of the target network, one curve "
+                    f"per declared study and eps (darker: smaller eps), with {conf} bootstrap intervals (bars); an "
+                    "open marker is the midpoint of a median that undecided trials leave open. Weight pruning of a "
+                    "network target prunes a random network twice as deep (the layer-wise construction; n* counts the "
+                    "units of each expanded layer); the integer programs prune a two-layer random network."),
+        ]
     parts += [
         "<h2>Success curves</h2>",
         _figure(figures, "success", "success curves",
@@ -230,5 +240,14 @@ def render_markdown(analysis: dict[str, Any], folder: str) -> str:
             r = min((r for r in analysis["gap"] if r["d"] == d), key=lambda r: r["eps"])
             value = _n(r["ratio"]) if r["determined"] else f"{_n(r['ratio'])} (in {_ci(r['bracket'])})"
             lines.append(f"- d = {d}, eps = {_n(r['eps'])}: {r['numerator']} / {r['denominator']} = {value}, {conf} CI {_ci(r['ci'])}")
+    if analysis.get("targets"):
+        lines += ["", "Network targets, median n* against the target width K (smallest eps of each study and d):"]
+        for (family, d) in dict.fromkeys((r["family"], r["d"]) for r in analysis["targets"]):
+            rs = [r for r in analysis["targets"] if r["family"] == family and r["d"] == d]
+            eps = min(r["eps"] for r in rs)
+            cells = ", ".join(
+                f"K = {r['target_width']}: {_n(r['median']) if r['median'] is not None else _ci(r['median_bracket'])}"
+                for r in sorted((r for r in rs if r["eps"] == eps), key=lambda r: r["target_width"]))
+            lines.append(f"- {family}, d = {d}, eps = {_n(eps)}: {cells}")
     lines += ["", f"Report: {folder}/report.html (figures in {folder}/figures, numbers in {folder}/summary.json)"]
     return "\n".join(lines).replace("&infin;", "inf")

@@ -32,7 +32,7 @@ from ..masks import Masks
 from ..network import Instance, UnitStream, draw_instance, stream_generator
 from ..setting import Setting
 from ..subsetsum import best_subset_sum
-from ..exceptions import MemoryBudgetExceeded
+from ..exceptions import InvalidArgument, MemoryBudgetExceeded
 from .base import OBJECTIVES, Outcome, no_ticket, register
 
 __all__ = ["Construction", "construct", "closed_form_error", "ConstructionMethod"]
@@ -221,13 +221,37 @@ class ConstructionMethod:
             stats={**c.stats, "hidden_error": c.hidden_error, "seconds": time.perf_counter() - t0},
         )
 
+    def _network(self, setting: Setting) -> Any:
+        """The solver for a network target, or None for a one-neuron target.
+
+        The construction below approximates the one neuron relu(<w, x>); run on a network
+        target's setting it would silently answer another question.  Weight pruning of a
+        network is the layer-wise construction (:mod:`.targets`); a pattern built on this
+        class (N:M) has no network construction, and is refused."""
+        if getattr(setting, "target", "neuron") != "network":
+            return None
+        if self.paradigm != "weight":
+            raise InvalidArgument(
+                f"target 'network' works with paradigm 'weight' (construction) and the integer programs, "
+                f"got {self.paradigm}/{self.name}"
+            )
+        from .targets import LayerwiseConstruction
+
+        return LayerwiseConstruction()
+
     def solve(self, instance: Instance, eps: float, *, objective: str = "feasible", memory_budget: int | None = None,
               tol: float = 1e-6, **options: Any) -> Outcome:
         check_choice("objective", objective, OBJECTIVES)
+        network = self._network(instance.setting)
+        if network is not None:
+            return network.solve(instance, eps, objective=objective, memory_budget=memory_budget)
         return self._outcome(instance, eps, _GroupCache(memory_budget), tol)
 
     def oracle(self, stream: UnitStream, eps: float, *, memory_budget: int | None = None, tol: float = 1e-6,
                **options: Any) -> Callable[[int], Outcome]:
+        network = self._network(stream.setting)
+        if network is not None:
+            return network.oracle(stream, eps, memory_budget=memory_budget)
         cache = _GroupCache(memory_budget)
         too_wide: list[int] = []  # the narrowest width whose subset sums broke the budget
 

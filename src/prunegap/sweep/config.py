@@ -99,7 +99,10 @@ _TOP_KEYS = ("seeds", "dims", "eps", "time_limit", "setting", "analysis", "quick
 _SETTING_KEYS = ("init", "output", "norm")
 _ANALYSIS_KEYS = ("confidence", "delta", "bootstrap", "gap", "fit_eps_max")
 _QUICK_KEYS = ("seeds", "dims", "eps", "time_limit")
-_STUDY_KEYS = ("name", "paradigm", "method", "dims", "eps", "eps_floor", "quick_eps_floor", "grid", "max_width", "options", "fit")
+_STUDY_KEYS = ("name", "paradigm", "method", "dims", "eps", "eps_floor", "quick_eps_floor", "grid", "max_width", "options", "fit",
+               "target", "target_width", "target_depth")
+_MAX_TARGET_WIDTH = 4096  # as Setting.target_width
+_MAX_TARGET_DEPTH = 64  # as Setting.target_depth
 _MERGED_TABLES = ("setting", "analysis", "quick", "popup")
 _POPUP_KEYS = ("enabled", "dataset", "paradigms", "widths", "densities", "seeds", "nm", "block", "epochs", "time_limit",
                "options", "certify")
@@ -127,6 +130,15 @@ class Study:
     max_width: int  # largest width a search tries
     options: tuple[tuple[str, Any], ...] = ()  # solver options, sorted by name
     fit: str = "none"  # scaling law fitted in the report
+    # What is approximated: "neuron" (relu(<w, x>), the paper's target) or "network" (a bias-free
+    # ReLU network with target_width hidden units per layer and target_depth layers, drawn from the seed).
+    target: str = "neuron"
+    target_width: int = 1  # K
+    target_depth: int = 1  # L
+    #: The declared study a network study came from: a list of target widths expands into one
+    #: study per K (named "<family>-K<K>"), so every per-study analysis (medians, fits) is per K,
+    #: and the report draws n* against K per family.  None: not part of a K list.
+    family: str | None = None
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -137,7 +149,7 @@ class Study:
 
     def experiment(self) -> dict[str, Any]:
         """What decides this study's trials (hashed into the fingerprint)."""
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "paradigm": self.paradigm,
             "method": self.method,
@@ -145,6 +157,11 @@ class Study:
             "max_width": self.max_width,
             "options": dict(self.options),
         }
+        if self.target != "neuron":
+            # only network studies carry the key: one-neuron studies (every folder written before
+            # network targets) keep their fingerprint, so their results folders still resume
+            out["target"] = {"kind": self.target, "width": self.target_width, "depth": self.target_depth}
+        return out
 
 
 @dataclass(frozen=True)
@@ -255,7 +272,8 @@ class SweepConfig:
                             Trial(
                                 study=s.name, paradigm=s.paradigm, method=s.method, d=d, eps=eps, seed=seed,
                                 init=self.init, output=self.output, norm=self.norm, max_width=s.max_width,
-                                options=s.options, time_limit=self.time_limit,
+                                options=s.options, time_limit=self.time_limit, target=s.target,
+                                target_width=s.target_width, target_depth=s.target_depth,
                             )
                         )
         return out
@@ -335,16 +353,31 @@ class SweepConfig:
         ]
         if a.gap:
             lines.append(f"gap = {_toml(list(a.gap))}")
+        done: set[str] = set()
         for s in self.studies:
+            if s.family is not None:
+                # a K list: written back as the one table it was declared as, so it loads to the same studies
+                if s.family in done:
+                    continue
+                done.add(s.family)
+                widths = [t.target_width for t in self.studies if t.family == s.family]
+                name, target_lines = s.family, [f"target_width = {_toml(widths)}"]
+            else:
+                name, target_lines = s.name, [f"target_width = {_toml(s.target_width)}"]
+            if s.target != "neuron":
+                target_lines = [f"target = {_toml(s.target)}", *target_lines, f"target_depth = {_toml(s.target_depth)}"]
+            else:
+                target_lines = []
             lines += [
                 "",
                 "[[studies]]",
-                f"name = {_toml(s.name)}",
+                f"name = {_toml(name)}",
                 f"paradigm = {_toml(s.paradigm)}",
                 f"method = {_toml(s.method)}",
                 f"max_width = {_toml(s.max_width)}",
                 f"fit = {_toml(s.fit)}",
                 "grid = { " + ", ".join(f"d{d} = {_toml(list(e))}" for d, e in s.grid) + " }",
+                *target_lines,
             ]
             if s.options:
                 lines.append("options = { " + ", ".join(f"{k} = {_toml(v)}" for k, v in s.options) + " }")
@@ -618,7 +651,8 @@ def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str, st
                     known[st["paradigm"]].append(st["method"])
     studies: list[Study] = []
     for i, st in enumerate(studies_raw):
-        studies.append(_study(v, st, f"studies[{i}]", known, dims, eps_default, quick=quick, quick_eps=quick_eps, stored=stored))
+        study = _study(v, st, f"studies[{i}]", known, dims, eps_default, quick=quick, quick_eps=quick_eps, stored=stored)
+        studies.extend(_targets(v, st, f"studies[{i}]", study, norm=norm, init=init, output=output, stored=stored))
     names = [s.name for s in studies]
     for name in names:
         if names.count(name) > 1:
@@ -644,6 +678,60 @@ def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str, st
         seeds=seeds, time_limit=time_limit, init=init, output=output, norm=norm,
         studies=tuple(studies), analysis=analysis, quick=quick, source=source, popup=popup, certify=certify,
     )
+
+
+def _targets(v: _Validator, st: dict[str, Any], path: str, study: Study, *, norm: str, init: str, output: str,
+             stored: bool = False) -> list[Study]:
+    """A study's target keys, validated: the study itself for a one-neuron target, one study
+    per target width K for a network target (named "<name>-K<K>" when K is given as a list)."""
+    import dataclasses
+
+    from ..setting import TARGETS
+
+    target = v.choice(st.get("target", "neuron"), f"{path}.target", TARGETS)
+    if target == "neuron":
+        for key in ("target_width", "target_depth"):
+            if key in st:
+                raise v.fail(f"{path}.{key} applies to target = \"network\" only (set {path}.target = \"network\")")
+        return [study]
+    if norm != "sup":
+        # the network targets' certificates (layer-wise propagation, the MIP's evaluator) bound the sup error
+        raise v.fail(f"{path}.target = \"network\" needs setting.norm = \"sup\" (network targets are certified "
+                     f"in the sup norm only), got {norm!r}")
+    raw_k = st.get("target_width", 1)
+    listed = isinstance(raw_k, list)
+    if listed:
+        items = v.list(raw_k, f"{path}.target_width", what=f"target widths (integers in [1, {_MAX_TARGET_WIDTH}])")
+        widths = [v.int(x, f"{path}.target_width[{i}]", 1, _MAX_TARGET_WIDTH) for i, x in enumerate(items)]
+        v.distinct(widths, f"{path}.target_width")
+        widths.sort()
+    else:
+        if isinstance(raw_k, bool) or not isinstance(raw_k, int):
+            raise v.fail(f"{path}.target_width must be an integer in [1, {_MAX_TARGET_WIDTH}] or a list of them, "
+                         f"got {_kind(raw_k)} {_show(raw_k)}")
+        widths = [v.int(raw_k, f"{path}.target_width", 1, _MAX_TARGET_WIDTH)]
+    depth = v.int(st.get("target_depth", 1), f"{path}.target_depth", 1, _MAX_TARGET_DEPTH)
+    if not stored:
+        # the pair must have a solver for this target (checked here, not first in every trial)
+        from ..setting import Setting
+        from ..solvers.targets import target_method
+
+        if depth > 1 and (study.paradigm, study.method) != ("weight", "construction"):
+            raise v.fail(f"{path}.target_depth = {depth} needs paradigm \"weight\" with method \"construction\" "
+                         f"(the layer-wise construction); the integer programs prune a two-layer network "
+                         f"(target_depth = 1), got {study.paradigm}/{study.method}")
+        try:
+            target_method(study.paradigm, study.method,
+                          Setting(d=study.dims[0], init=init, output=output, norm=norm, target="network",
+                                  target_width=widths[0], target_depth=depth))
+        except InvalidArgument as exc:
+            text = str(exc).replace("--paradigm ", "paradigm ")
+            raise v.fail(f"{path}: {text}") from None
+    return [
+        dataclasses.replace(study, name=f"{study.name}-K{k}" if listed else study.name, target="network",
+                            target_width=k, target_depth=depth, family=study.name if listed else None)
+        for k in widths
+    ]
 
 
 def _cuda_available() -> bool:

@@ -49,6 +49,11 @@ class Trial:
     max_width: int  # largest width the search tries
     options: tuple[tuple[str, Any], ...] = ()  # solver options (deterministic limits)
     time_limit: float = math.inf  # wall-clock guard, seconds
+    # The target (Setting.target ...).  Not in the key: a network study's name carries its K
+    # (config.py), and one-neuron trials keep the keys of every folder written before.
+    target: str = "neuron"  # "neuron" or "network"
+    target_width: int = 1  # K of a network target
+    target_depth: int = 1  # L of a network target
 
     @property
     def key(self) -> str:
@@ -306,7 +311,10 @@ class Tracker:
 
 def _step_event(width: int, outcome: Any, new_best: bool) -> tuple[Any, ...]:
     ticket = None
-    if new_best and outcome.masks is not None and outcome.masks.width == width:
+    deep = _deep_ticket(outcome)
+    if new_best and deep is not None:
+        ticket = deep
+    elif new_best and outcome.masks is not None and outcome.masks.width == width:
         m = outcome.masks.canonical()
         ticket = {
             "kept_units": m.kept_units,
@@ -317,6 +325,19 @@ def _step_event(width: int, outcome: Any, new_best: bool) -> tuple[Any, ...]:
         }
     return ("step", int(width), outcome.search_status, outcome.status, float(outcome.error_lower),
             float(outcome.error_upper), ticket)
+
+
+def _deep_ticket(outcome: Any) -> dict[str, Any] | None:
+    """The counts of a layer-wise construction's ticket (a network target's weight pruning), or None.
+
+    Its masks live on the deep random network, not on a two-layer one, so a row stores no
+    mask blobs for it; the ticket is rebuilt from (config, seed, width) by
+    :func:`prunegap.solvers.targets.construct_deep`."""
+    stats = getattr(outcome, "stats", None) or {}
+    if outcome.masks is not None or "kept_weights" not in stats or not stats.get("total_weights"):
+        return None
+    kept, total = int(stats["kept_weights"]), int(stats["total_weights"])
+    return {"kept_units": None, "kept_weights": kept, "density": kept / total, "hidden_mask": None, "output_mask": None}
 
 
 Report = Callable[[tuple[Any, ...]], None]
@@ -364,17 +385,19 @@ def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dic
     # The steps of prunegap.api.width, with the oracle wrapped so that every
     # decided width is reported (test_sweep pins that the rows agree).
     from .._validation import check_int, check_positive_float, check_seed
-    from ..api import _ticket_of
+    from ..api import _solver, _ticket_of
     from ..network import UnitStream, draw_instance, draw_target
     from ..search import minimal_width
     from ..setting import Setting
-    from ..solvers.base import get_method
 
-    setting = Setting(d=trial.d, init=trial.init, output=trial.output, norm=trial.norm)
+    net: dict[str, Any] = {}
+    if trial.target != "neuron":  # one-neuron settings are built exactly as before
+        net = {"target": trial.target, "target_width": trial.target_width, "target_depth": trial.target_depth}
+    setting = Setting(d=trial.d, init=trial.init, output=trial.output, norm=trial.norm, **net)
     seed = check_seed(trial.seed)
     eps = check_positive_float("eps", trial.eps)
     max_width = check_int("max_width", trial.max_width, minimum=1)
-    solver = get_method(trial.paradigm, trial.method)
+    solver = _solver(setting, trial.paradigm, trial.method)  # the network target's solver where it has one
     stream = UnitStream(setting, seed)
     decide = solver.oracle(stream, eps, **dict(trial.options))
     monotone = solver.monotone(setting)
@@ -385,7 +408,13 @@ def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dic
         if report is not None:
             report(event)
 
-    emit(("start", monotone and strategy != "scan", draw_target(setting, seed).tolist()))
+    if setting.target == "network":
+        from ..solvers.targets import target_network
+
+        target: Any = target_network(setting, seed).to_dict()  # {"W": [W_1, ...], "c": c}
+    else:
+        target = draw_target(setting, seed).tolist()
+    emit(("start", monotone and strategy != "scan", target))
 
     def observed(width: int) -> Any:
         outcome = decide(width)
@@ -397,6 +426,12 @@ def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dic
     instance = draw_instance(setting, seed, search.width, stream=stream)
     outcome = search.outcome
     masks = _ticket_of(instance, outcome)
+    deep = _deep_ticket(outcome)
+    counts: dict[str, Any] = {"kept_units": masks.kept_units, "kept_weights": masks.kept_weights,
+                              "density": masks.density, "hidden_mask": pack_mask(masks.hidden_mask),
+                              "output_mask": pack_mask(masks.output_mask)}
+    if deep is not None:
+        counts = deep
     steps = [list(s) for s in search.steps]
     undecided = sorted(w for w, status in steps if status == "unknown")
     if search.n_star is not None:
@@ -417,15 +452,15 @@ def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dic
         "verdict": outcome.status,
         "error_lower": outcome.error_lower,
         "error_upper": outcome.error_upper,
-        "kept_units": masks.kept_units,
-        "kept_weights": masks.kept_weights,
-        "density": masks.density,
+        "kept_units": counts["kept_units"],
+        "kept_weights": counts["kept_weights"],
+        "density": counts["density"],
         "limit": limit,
         "calls": len(steps),
         "steps": _dumps(steps),
         "stats": _dumps(stats),
-        "target": _dumps(instance.w.tolist()),
-        "hidden_mask": pack_mask(masks.hidden_mask),
-        "output_mask": pack_mask(masks.output_mask),
+        "target": _dumps(target),
+        "hidden_mask": counts["hidden_mask"],
+        "output_mask": counts["output_mask"],
         "timings": _dumps(timings or {}),
     }

@@ -137,11 +137,19 @@ def main() -> None:
     ap.add_argument("--baseline-seeds", type=int, default=6, help="seeds compared with the baseline (--quick: 2)")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--max-width", type=int, default=4096)
+    ap.add_argument("--eps-d2", default=None, help="comma-separated eps for d = 2 (default: the full list)")
+    ap.add_argument("--eps-d3", default=None, help="comma-separated eps for d = 3 ('' for none)")
+    ap.add_argument("--methods", default=None, help="comma-separated paradigm/method, e.g. neuron/mip")
     a = ap.parse_args()
 
     seeds = 3 if a.quick else a.seeds
     eps2 = [e for e in EPS_D2 if e >= 0.0125] if a.quick else list(EPS_D2)
     eps3 = [0.2] if a.quick else list(EPS_D3)
+    if a.eps_d2 is not None:
+        eps2 = [float(x) for x in a.eps_d2.split(",") if x]
+    if a.eps_d3 is not None:
+        eps3 = [float(x) for x in a.eps_d3.split(",") if x]
+    methods = METHODS if a.methods is None else tuple(tuple(m.split("/")) for m in a.methods.split(","))
     bseeds = 2 if a.quick else a.baseline_seeds
     beps = [float(x) for x in a.baseline_eps.split(",")]
     machine = _machine()
@@ -151,12 +159,14 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         # 1. widths ---------------------------------------------------------------
         for d, epss in ((2, eps2), (3, eps3)):
+            if not epss:
+                continue
             print(f"\n### d = {d}, relu output, uniform weights: median n* (certified seeds) median/worst s per seed\n")
-            print("| eps | " + " | ".join(f"{p} {m}" for p, m in METHODS) + " |")
-            print("|---|" + "---|" * len(METHODS))
+            print("| eps | " + " | ".join(f"{p} {m}" for p, m in methods) + " |")
+            print("|---|" + "---|" * len(methods))
             for eps in epss:
                 cells = []
-                for paradigm, method in METHODS:
+                for paradigm, method in methods:
                     jobs = [(d, "relu", eps, s, paradigm, method, a.seed_budget, a.max_width) for s in range(seeds)]
                     recs = list(pool.map(_width_trial, jobs))
                     out["widths"].extend(recs)

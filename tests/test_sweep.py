@@ -155,7 +155,7 @@ def test_eps_floor_and_quick_grid(tmp_path):
     path = write(tmp_path, text, "qf.toml")
     assert load_config(path).study("q").grid == ((2, (0.1, 1e-3)), (3, (0.1,)))
     # the default [quick] eps grid, floored by quick_eps_floor in d2 and by eps_floor in d3
-    assert load_config(path, quick=True).study("q").grid == ((2, (0.2, 0.1, 0.05)), (3, (0.2, 0.1, 0.05, 0.025)))
+    assert load_config(path, quick=True).study("q").grid == ((2, (0.2, 0.1, 0.05)), (3, (0.2, 0.1, 0.05, 0.035, 0.025)))
 
 
 # trials ---------------------------------------------------------------------------

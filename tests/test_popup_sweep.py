@@ -213,6 +213,20 @@ def test_gap_runs_the_popup_study_and_reports_it(tmp_path, capsys):
     assert main(["gap", "--config", str(cfg_path), "--out", str(out), "--workers", "1", "--progress", "none"]) == 0
     assert "nothing to run" in capsys.readouterr().err
     assert json.loads((out / "summary.json").read_text())["popup"]["data"] == pop["data"]
+    # the popup rows export like the trials: one CSV line per stored run, masks left out
+    assert main(["results", str(out), "--table", "popup", "--out", str(tmp_path / "popup.csv")]) == 0
+    import csv
+
+    from prunegap.sweep import Store
+    from prunegap.torch.sweep import popup_rows
+
+    with open(tmp_path / "popup.csv", newline="") as fh:
+        records = list(csv.DictReader(fh))
+    assert "test_accuracy" in records[0] and "hidden_mask" not in records[0]
+    with Store.open(out) as store:
+        stored = popup_rows(store)
+    assert [r["key"] for r in records] == [r["key"] for r in stored]
+    assert sum(r["kind"] == "data" for r in records) == pop["counts"]["data"]["stored"]
 
 
 def test_plan_matches_the_store_after_config_change(tmp_path):

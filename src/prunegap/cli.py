@@ -310,6 +310,7 @@ def results(
     folder: Path = typer.Argument(..., help="A results folder written by `prunegap gap`."),
     fmt: str = typer.Option("csv", "--format", help="csv | parquet"),
     out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (default: stdout)."),
+    table: str = typer.Option("trials", "--table", help="trials (the certified sweep) | popup (the edge-popup study)"),
 ) -> None:
     """The tidy rows (one per trial, every column but the masks) as CSV or Parquet."""
     from ._validation import check_choice
@@ -319,7 +320,7 @@ def results(
     if fmt == "parquet" and out is None and sys.stdout.isatty():
         raise InvalidArgument("--format parquet is binary: give --out FILE or redirect stdout to a file")
     with Store.open(folder) as store:
-        store.export(fmt, out)
+        store.export(fmt, out, table=table)
     if out is not None:
         typer.echo(f"wrote {out}", err=True)
 

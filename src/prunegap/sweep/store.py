@@ -48,6 +48,7 @@ SCHEMA_VERSION = "2"
 #: Results schemas this prunegap reads ("1" lacks the attempts table).
 READABLE_SCHEMAS: tuple[str, ...] = ("1", "2")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
+EXPORT_TABLES: tuple[str, ...] = ("trials", "popup")  # the certified trials; the edge-popup study
 
 #: (column, SQL type, meaning) of the ``trials`` table.
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -371,14 +372,25 @@ class Store:
         return n
 
     # export -----------------------------------------------------------------
-    def export(self, fmt: str, dest: str | os.PathLike[str] | None = None, *, stream: IO[bytes] | None = None) -> None:
-        """The tidy rows (every column but the masks) as CSV or Parquet, to
-        the file ``dest`` or to ``stream`` (default: stdout)."""
+    def export(self, fmt: str, dest: str | os.PathLike[str] | None = None, *, stream: IO[bytes] | None = None,
+               table: str = "trials") -> None:
+        """The tidy rows (every column but the masks) of ``table`` ("trials" or "popup") as CSV or
+        Parquet, to the file ``dest`` or to ``stream`` (default: stdout)."""
         from .._validation import check_choice
 
         check_choice("format", fmt, EXPORT_FORMATS)
-        names = [c for c in _NAMES if c not in _BLOBS]
-        query = f"SELECT {', '.join(map(_q, names))} FROM trials ORDER BY {_ORDER}"
+        check_choice("table", table, EXPORT_TABLES)
+        if table == "trials":
+            names = [c for c in _NAMES if c not in _BLOBS]
+            query = f"SELECT {', '.join(map(_q, names))} FROM trials ORDER BY {_ORDER}"
+        else:
+            cols = self.con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'popup' "
+                "ORDER BY ordinal_position").fetchall()
+            if not cols:
+                raise InvalidArgument(f"{self.path}: no popup study stored here (run `prunegap gap` with [popup])")
+            names = [c for c, kind in cols if kind != "BLOB"]
+            query = f"SELECT {', '.join(map(_q, names))} FROM popup ORDER BY key"
         out = stream if stream is not None else sys.stdout.buffer
         if fmt == "csv" and dest is None:
             text = io.StringIO()

@@ -3,13 +3,13 @@ executor, worker deaths retried and recorded, time limits, the command line."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from _procs import alive, kill_9_after_first_trial, wait_gone
 
 pytest.importorskip("distributed")
 
@@ -148,7 +148,7 @@ def test_workers_start_their_trial_server_as_they_join(cluster):
             break
         time.sleep(0.2)
     assert len(pids) == 2 and all(pids.values()), pids
-    assert all(_alive(p) for p in pids.values())
+    assert all(alive(p) for p in pids.values())
 
 
 def _worker_memory():
@@ -215,30 +215,6 @@ def test_cli_rows_do_not_depend_on_the_number_of_dask_workers(tmp_path, local_ro
         assert stable(rows_of(tmp_path / f"w{k}")) == local_rows
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = set(), [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.add(c)
-            todo.append(c)
-    return out
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
 def test_kill_9_of_a_dask_driver_then_resume(tmp_path):
@@ -249,23 +225,9 @@ def test_kill_9_of_a_dask_driver_then_resume(tmp_path):
     out = tmp_path / "k"
     cmd = [sys.executable, "-m", "prunegap.cli", "gap", "--config", str(path), "--out", str(out),
            "--executor", "dask", "--workers", "2", "--progress", "log"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    kids: set[int] = set()
-    try:
-        deadline = time.monotonic() + 120
-        for line in proc.stderr:
-            kids |= _descendants(proc.pid)
-            if " done " in line or time.monotonic() > deadline:
-                break
-        kids |= _descendants(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    kids = kill_9_after_first_trial(cmd, patience=120)
     assert kids
-    deadline = time.monotonic() + 30
-    while any(_alive(p) for p in kids) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(_alive(p) for p in kids), "Dask workers or trial processes outlived the killed driver"
+    assert wait_gone(kids, timeout=30, poll=0.2), "Dask workers or trial processes outlived the killed driver"
     cfg = load_config(path)
     partial = len(rows_of(out))
     assert 0 < partial < len(cfg.trials())

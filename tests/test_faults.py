@@ -7,12 +7,9 @@ that attempt only.
 """
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 import zipfile
 from concurrent.futures import Executor, Future
 from dataclasses import replace
@@ -20,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _procs import kill_9_after_first_trial, wait_gone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -225,30 +223,6 @@ def test_tracker_brackets_contain_n_star_at_every_step(n_star, max_width, unknow
 
 
 # the driver killed -------------------------------------------------------------------------
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = set(), [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.add(c)
-            todo.append(c)
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
 def test_kill_9_of_an_isolated_sweep_leaves_no_process_and_resumes(tmp_path):
     text = "seeds = 12\ndims = [3]\neps = [0.1, 1e-2]\ntime_limit = 60.0\n"
@@ -258,23 +232,9 @@ def test_kill_9_of_an_isolated_sweep_leaves_no_process_and_resumes(tmp_path):
     out = tmp_path / "k"
     cmd = [sys.executable, "-m", "prunegap.cli", "gap", "--config", str(path), "--out", str(out),
            "--workers", "2", "--progress", "log"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    kids: set[int] = set()
-    try:
-        deadline = time.monotonic() + 60
-        for line in proc.stderr:
-            kids |= _descendants(proc.pid)
-            if " done " in line or time.monotonic() > deadline:
-                break
-        kids |= _descendants(proc.pid)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait()
+    kids = kill_9_after_first_trial(cmd, patience=60)
     assert kids, "the sweep started no process of its own"
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in kids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_alive(p) for p in kids), "processes outlived the killed driver"
+    assert wait_gone(kids, timeout=10, poll=0.1), "processes outlived the killed driver"
     cfg = load_config(path)
     partial = len(rows_of(out))
     assert 0 < partial < len(cfg.trials())

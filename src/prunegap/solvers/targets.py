@@ -75,10 +75,9 @@ from ..exceptions import InvalidArgument, MemoryBudgetExceeded
 from ..masks import Masks
 from ..network import _SAMPLERS, Instance, UnitStream, stream_generator
 from ..setting import Setting
-from ..subsetsum import best_subset_sum
 from .base import OBJECTIVES, Outcome, no_ticket
 from .mip import CuttingPlaneSolver
-from .weight import closed_form_error
+from .weight import SubsetSumCache, closed_form_error
 
 __all__ = [
     "TargetNetwork",
@@ -413,25 +412,8 @@ class DeepConstruction:
         return out
 
 
-class _LayerCache:
-    """Best subset sums per (layer, unit k, coordinate, sign, group size): the groups are nested prefixes."""
-
-    def __init__(self, memory_budget: int | None) -> None:
-        self.memory_budget = memory_budget
-        self.results: dict[tuple[int, int, int, int, int], Any] = {}
-        self.solves = 0
-
-    def get(self, key: tuple[int, int, int, int, int], products: np.ndarray, target: float) -> Any:
-        hit = self.results.get(key)
-        if hit is None:
-            hit = best_subset_sum(products, target, memory_budget=self.memory_budget)
-            self.results[key] = hit
-            self.solves += 1
-        return hit
-
-
 def _construct_layer(l: int, U: np.ndarray, V: np.ndarray, T: np.ndarray, signed_inputs: bool,
-                     cache: _LayerCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     cache: SubsetSumCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Masks of one expanded layer approximating x -> T x, and each target unit's closed-form error."""
     n, k_in = U.shape
     k_out = T.shape[0]
@@ -461,12 +443,12 @@ def _construct_layer(l: int, U: np.ndarray, V: np.ndarray, T: np.ndarray, signed
 
 
 def construct_deep(setting: Setting, seed: int, net: TargetNetwork, width: int, *, stream: DeepStream | None = None,
-                   cache: _LayerCache | None = None, memory_budget: int | None = None) -> DeepConstruction:
+                   cache: SubsetSumCache | None = None, memory_budget: int | None = None) -> DeepConstruction:
     """The layer-wise construction on the width-``width`` deep random network of the seed."""
     t0 = time.perf_counter()
     dims = [net.d] + [net.width] * net.depth + [1]
     stream = stream if stream is not None else DeepStream(setting, seed, dims)
-    cache = cache if cache is not None else _LayerCache(memory_budget)
+    cache = cache if cache is not None else SubsetSumCache(memory_budget)
     weights = stream.take(width)
     masks, errors = [], []
     delta, radius = 0.0, 1.0  # bounds on ||yhat_l - y_l|| and ||y_l|| over the unit ball
@@ -522,7 +504,7 @@ class LayerwiseConstruction:
         s, seed = stream.setting, stream.seed
         net = target_network(s, seed)
         deep = DeepStream(s, seed, [net.d] + [net.width] * net.depth + [1])
-        cache = _LayerCache(memory_budget)
+        cache = SubsetSumCache(memory_budget)
         too_wide: list[int] = []
 
         def decide(width: int) -> Outcome:

@@ -71,19 +71,19 @@ class Construction:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-class _GroupCache:
-    """Best subset sums per (coordinate, sign, group size), shared across widths.
+class SubsetSumCache:
+    """Best subset sums keyed by the group they belong to, shared across widths.
 
-    The group of a coordinate at width n is a prefix of its group at every
-    wider n, so results are keyed by the group's size and reused."""
+    A group (of a coordinate and sign; of a layer and unit too for deep
+    targets) at width n is a prefix of the same group at every wider n, so a
+    key that ends with the group's size names one subset-sum problem."""
 
     def __init__(self, memory_budget: int | None) -> None:
         self.memory_budget = memory_budget
-        self.results: dict[tuple[int, int, int], Any] = {}
+        self.results: dict[tuple[int, ...], Any] = {}
         self.solves = 0
 
-    def get(self, j: int, sign: int, size: int, products: np.ndarray, target: float):
-        key = (j, sign, size)
+    def get(self, key: tuple[int, ...], products: np.ndarray, target: float) -> Any:
         hit = self.results.get(key)
         if hit is None:
             hit = best_subset_sum(products, target, memory_budget=self.memory_budget)
@@ -92,9 +92,9 @@ class _GroupCache:
         return hit
 
 
-def construct(instance: Instance, *, memory_budget: int | None = None, cache: _GroupCache | None = None) -> Construction:
+def construct(instance: Instance, *, memory_budget: int | None = None, cache: SubsetSumCache | None = None) -> Construction:
     """The subset-sum construction on ``instance`` (its masks and closed-form error)."""
-    cache = cache if cache is not None else _GroupCache(memory_budget)
+    cache = cache if cache is not None else SubsetSumCache(memory_budget)
     n, d = instance.U.shape
     U, v, w = instance.U, instance.v, instance.w
     hidden = np.zeros((n, d), np.uint8)
@@ -108,7 +108,7 @@ def construct(instance: Instance, *, memory_budget: int | None = None, cache: _G
         for sign, coef_err, target in ((1, alpha, w[j]), (-1, beta, -w[j])):
             group = units[(u * sign) > 0]
             products = v[group] * np.abs(U[group, j])
-            res = cache.get(j, sign, group.shape[0], products, float(target))
+            res = cache.get((j, sign, group.shape[0]), products, float(target))
             chosen = group[res.indices]
             hidden[chosen, j] = 1
             out[chosen] = 1
@@ -196,7 +196,7 @@ class ConstructionMethod:
     def monotone(self, setting: Setting) -> bool:
         return False
 
-    def _outcome(self, instance: Instance, eps: float, cache: _GroupCache, tol: float, light: bool = False) -> Outcome:
+    def _outcome(self, instance: Instance, eps: float, cache: SubsetSumCache, tol: float, light: bool = False) -> Outcome:
         """The construction at one width.  ``light`` skips the ticket's own
         interval where the certificate does not need it (searches), and
         computes it only for a width that certifies."""
@@ -245,14 +245,14 @@ class ConstructionMethod:
         network = self._network(instance.setting)
         if network is not None:
             return network.solve(instance, eps, objective=objective, memory_budget=memory_budget)
-        return self._outcome(instance, eps, _GroupCache(memory_budget), tol)
+        return self._outcome(instance, eps, SubsetSumCache(memory_budget), tol)
 
     def oracle(self, stream: UnitStream, eps: float, *, memory_budget: int | None = None, tol: float = 1e-6,
                **options: Any) -> Callable[[int], Outcome]:
         network = self._network(stream.setting)
         if network is not None:
             return network.oracle(stream, eps, memory_budget=memory_budget)
-        cache = _GroupCache(memory_budget)
+        cache = SubsetSumCache(memory_budget)
         too_wide: list[int] = []  # the narrowest width whose subset sums broke the budget
 
         def decide(width: int) -> Outcome:

@@ -659,7 +659,9 @@ class SatModel:
             c.vars.extend(nz.tolist())
             c.coeffs.extend(ai[g, nz].tolist())
             c.domain.extend([int(lo[g]), int(hi[g])])
-        if self.local_deltas is not None and self.d == 2 and J and type(self.design) is Design:
+        # the rows are derived for one-relu columns and the one-neuron target relu(<w, x>)
+        one_neuron = "target_values" not in self.__dict__
+        if self.local_deltas is not None and self.d == 2 and J and type(self.design) is Design and one_neuron:
             self._add_local_rows(p, cols, K, lvl)
         if self.design.one_per_unit:
             for i in np.unique(self.unit[cols]):

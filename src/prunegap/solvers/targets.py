@@ -304,11 +304,6 @@ class NetworkCuttingPlaneSolver(CuttingPlaneSolver):
 
     def __init__(self, setting: Setting, seed: int, w: np.ndarray, U: np.ndarray, v: np.ndarray, eps: float,
                  design: Any, opts: Any) -> None:
-        import dataclasses
-
-        if getattr(opts, "local_rows", 0):
-            # the solver's derived rows (second differences) are written for a one-neuron target
-            opts = dataclasses.replace(opts, local_rows=0)
         super().__init__(setting, seed, w, U, v, eps, design, opts)
         self.net = target_network(setting, seed)
         if self.net.depth != 1:

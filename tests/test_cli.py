@@ -71,6 +71,9 @@ def test_width_not_reached(tmp_path, capsys):
         (["--w", "1,2,3"], "w must be a vector of length 2"),
         (["--memory-budget", "lots"], "--memory-budget must be a size"),
         (["--memory-budget", "1KB", "--width", "400"], "memory budget"),
+        (["--time-limit", "0"], "--time-limit must be a positive finite number, got 0"),
+        (["--time-limit", "inf"], "--time-limit must be a positive finite number"),
+        (["--threads", "0"], "--threads must be an integer in [1, 256], got 0"),
     ],
 )
 def test_bad_input_one_line_exit_2(tmp_path, capsys, args, needle):
@@ -86,6 +89,24 @@ def test_bad_input_one_line_exit_2(tmp_path, capsys, args, needle):
     assert len(lines) == 1, err
     assert needle in lines[0]
     assert "Traceback" not in err
+
+
+def test_width_neuron_time_limit_and_threads(tmp_path, capsys):
+    argv = ["width", "--paradigm", "neuron", "--d", "2", "--seed", "3", "--eps", "0.1", "--json"]
+    code, out, err = run([*argv, "--out", str(tmp_path / "plain")], capsys)
+    plain = json.loads(out)
+    assert code == 0 and plain["n_star"] is not None
+    assert not {"workers", "search_time_limit"} & set(plain["solver_options"])
+    # two CP-SAT threads search differently, but a certified n* is the same number
+    code, out, err = run([*argv, "--threads", "2", "--time-limit", "600", "--out", str(tmp_path / "two")], capsys)
+    two = json.loads(out)
+    assert code == 0 and two["n_star"] == plain["n_star"]
+    assert two["solver_options"]["workers"] == 2 and two["solver_options"]["search_time_limit"] == 600
+    # a limit that fires at once leaves a bracket, never a claim
+    code, out, err = run([*argv, "--time-limit", "1e-9", "--out", str(tmp_path / "cut")], capsys)
+    cut = json.loads(out)
+    assert code == 0 and cut["n_star"] is None and cut["certified"] == "unknown"
+    assert cut["n_lower"] <= plain["n_star"] and cut["solver_options"]["search_time_limit"] == 1e-9
 
 
 def test_subprocess_exit_code_and_no_traceback(tmp_path):

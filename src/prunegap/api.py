@@ -87,6 +87,12 @@ class WidthSearchResult(SolveResult):
         return self.search.n_star if self.search else None
 
 
+def _options_entry(options: dict[str, Any]) -> dict[str, Any]:
+    """The solver knobs a caller set, kept in the result so that a rerun uses the same ones."""
+    given = {k: v for k, v in options.items() if v is not None}
+    return {"solver_options": given} if given else {}
+
+
 def _config(setting: Setting, seed: int, eps: float, paradigm: str, method: str, objective: str, **more: Any) -> dict[str, Any]:
     cfg = {**setting.to_dict(), "seed": seed, "eps": eps, "paradigm": paradigm, "method": method, "objective": objective}
     cfg.update(more)
@@ -211,7 +217,8 @@ def solve(
     instance = draw_instance(setting, seed, width)
     outcome = solver.solve(instance, eps, objective=objective, **popts, **options)
     seconds = time.perf_counter() - t0
-    cfg = _config(setting, seed, eps, paradigm, solver.name, objective, **pcfg, width=width, w=instance.w.tolist())
+    cfg = _config(setting, seed, eps, paradigm, solver.name, objective, **pcfg, width=width, w=instance.w.tolist(),
+                  **_options_entry(options))
     if setting.target == "network":
         return _network_result(setting, seed, instance, outcome, solver, cfg, seconds)
     return SolveResult(cfg, instance, outcome, _ticket_of(instance, outcome), seconds)
@@ -249,7 +256,7 @@ def width(
     instance = draw_instance(setting, seed, search.width, stream=stream)
     cfg = _config(
         setting, seed, eps, paradigm, solver.name, "feasible", **pcfg, width=search.width, max_width=max_width,
-        w=instance.w.tolist()
+        w=instance.w.tolist(), **_options_entry(options)
     )
     extra = {
         "n_star": search.n_star,

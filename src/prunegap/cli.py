@@ -66,6 +66,12 @@ _OUT = typer.Option(..., "--out", help="Folder for ticket.npz and result.json.")
 _JSON = typer.Option(False, "--json", help="Also print result.json to stdout.")
 _TOL = typer.Option(1e-6, "--tol", help="Largest gap of a certified error interval where the error is not exact (d >= 3).")
 _BUDGET = typer.Option(None, "--memory-budget", help="Memory budget of exact subset sums, e.g. 2GiB, 500MB or bytes.")
+_TIME_LIMIT = typer.Option(
+    None, "--time-limit",
+    help="Wall-clock seconds for the exact solvers (solve: the decision; width: the whole search); "
+    "when it fires the answer is an 'unknown' bracket. Not reproducible: leave it out for a pure function of the seed.")
+_THREADS = typer.Option(
+    1, "--threads", help="CP-SAT threads of the exact solvers (1: deterministic; more: a parallel portfolio).")
 
 
 def _parse_w(text: Optional[str]) -> Optional[tuple[float, ...]]:
@@ -166,6 +172,8 @@ def solve(
     target_width: Optional[int] = _TARGET_WIDTH,
     target_depth: Optional[int] = _TARGET_DEPTH,
     target_file: Optional[Path] = _TARGET_FILE,
+    time_limit: Optional[float] = _TIME_LIMIT,
+    threads: int = _THREADS,
     out: Path = _OUT,
     as_json: bool = _JSON,
 ) -> None:
@@ -176,6 +184,7 @@ def solve(
     result = run(
         setting, width=width, seed=seed, eps=eps, paradigm=paradigm, method=method, objective=objective,
         tol=tol, memory_budget=parse_bytes(memory_budget), nm=_opt(nm, "--nm"), block=_opt(block, "--block"),
+        **_exact_options(time_limit, threads, "time_limit"),
     )
     _finish(result, out, as_json)
 
@@ -200,6 +209,8 @@ def width(
     target_width: Optional[int] = _TARGET_WIDTH,
     target_depth: Optional[int] = _TARGET_DEPTH,
     target_file: Optional[Path] = _TARGET_FILE,
+    time_limit: Optional[float] = _TIME_LIMIT,
+    threads: int = _THREADS,
     out: Path = _OUT,
     as_json: bool = _JSON,
 ) -> None:
@@ -210,8 +221,21 @@ def width(
     result = run(
         setting, seed=seed, eps=eps, paradigm=paradigm, method=method, max_width=max_width,
         tol=tol, memory_budget=parse_bytes(memory_budget), nm=_opt(nm, "--nm"), block=_opt(block, "--block"),
+        **_exact_options(time_limit, threads, "search_time_limit"),
     )
     _finish(result, out, as_json)
+
+
+def _exact_options(time_limit: Optional[float], threads: int, limit_key: str) -> dict[str, Any]:
+    """--time-limit and --threads as exact-solver options (validated here, so any method refuses bad ones)."""
+    from ._validation import check_int, check_positive_float
+
+    opts: dict[str, Any] = {}
+    if time_limit is not None:
+        opts[limit_key] = check_positive_float("--time-limit", time_limit)
+    if check_int("--threads", threads, minimum=1, maximum=256) != 1:
+        opts["workers"] = threads
+    return opts
 
 
 # The gap experiment: gap, report, results ------------------------------------

@@ -19,7 +19,6 @@ subset sums of every group prefix are cached), which is exact.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable

@@ -42,11 +42,13 @@ METHODS = (("neuron", "mip"), ("weight", "construction"), ("weight", "exact"))
 
 
 def _width_trial(args: tuple) -> dict:
-    d, output, eps, seed, paradigm, method, budget, max_width = args
+    d, output, eps, seed, paradigm, method, budget, max_width, threads = args
     from prunegap import api
     from prunegap.setting import Setting
 
     opts = {"search_time_limit": budget} if budget else {}
+    if threads > 1:
+        opts["workers"] = threads
     t0 = time.perf_counter()
     try:
         r = api.width(Setting(d=d, output=output), seed=seed, eps=eps, paradigm=paradigm, method=method,
@@ -56,7 +58,7 @@ def _width_trial(args: tuple) -> dict:
     except Exception as exc:  # a method that cannot run here (e.g. a module not there yet)
         rec = {"n_star": None, "n_lower": None, "n_upper": None, "limit": None, "calls": 0,
                "error": f"{type(exc).__name__}: {exc}"}
-    rec.update(d=d, output=output, eps=eps, seed=seed, paradigm=paradigm, method=method,
+    rec.update(d=d, output=output, eps=eps, seed=seed, paradigm=paradigm, method=method, threads=threads,
                seconds=time.perf_counter() - t0)
     return rec
 
@@ -137,6 +139,8 @@ def main() -> None:
     ap.add_argument("--baseline-seeds", type=int, default=6, help="seeds compared with the baseline (--quick: 2)")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--max-width", type=int, default=4096)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="CP-SAT threads per seed (1: deterministic; use with --jobs 1 on a 2-core machine)")
     ap.add_argument("--eps-d2", default=None, help="comma-separated eps for d = 2 (default: the full list)")
     ap.add_argument("--eps-d3", default=None, help="comma-separated eps for d = 3 ('' for none)")
     ap.add_argument("--methods", default=None, help="comma-separated paradigm/method, e.g. neuron/mip")
@@ -153,8 +157,8 @@ def main() -> None:
     bseeds = 2 if a.quick else a.baseline_seeds
     beps = [float(x) for x in a.baseline_eps.split(",")]
     machine = _machine()
-    print(f"machine: {machine}; {a.jobs} processes, single-threaded solvers; seed budget {a.seed_budget:g} s")
-    out: dict = {"machine": machine, "jobs": a.jobs, "seed_budget": a.seed_budget, "widths": [], "baseline": []}
+    print(f"machine: {machine}; {a.jobs} processes, {a.threads} solver thread(s) each; seed budget {a.seed_budget:g} s")
+    out: dict = {"machine": machine, "jobs": a.jobs, "threads": a.threads, "seed_budget": a.seed_budget, "widths": [], "baseline": []}
 
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         # 1. widths ---------------------------------------------------------------
@@ -167,7 +171,8 @@ def main() -> None:
             for eps in epss:
                 cells = []
                 for paradigm, method in methods:
-                    jobs = [(d, "relu", eps, s, paradigm, method, a.seed_budget, a.max_width) for s in range(seeds)]
+                    jobs = [(d, "relu", eps, s, paradigm, method, a.seed_budget, a.max_width, a.threads)
+                            for s in range(seeds)]
                     recs = list(pool.map(_width_trial, jobs))
                     out["widths"].extend(recs)
                     cells.append(_cell(_summary(recs)))
@@ -185,7 +190,7 @@ def main() -> None:
                 ours = {r["seed"]: r for r in out["widths"] if r["d"] == 2 and r["eps"] == eps
                         and r["paradigm"] == "neuron" and r["n_star"] is not None}
                 need = [s for s in range(bseeds) if s not in ours]
-                for r in pool.map(_width_trial, [(2, "relu", eps, s, "neuron", "mip", a.compare_budget, a.max_width)
+                for r in pool.map(_width_trial, [(2, "relu", eps, s, "neuron", "mip", a.compare_budget, a.max_width, a.threads)
                                                  for s in need]):
                     ours[r["seed"]] = r
                     out.setdefault("compare", []).append(r)

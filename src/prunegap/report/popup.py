@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._plotting import PARADIGM_COLORS, band as _band, popup_width_figure, width_axis as _width_axis
+
 if TYPE_CHECKING:
     from ..sweep.config import SweepConfig
 
 __all__ = ["analyze_popup", "popup_figures", "popup_html", "popup_markdown"]
 
-_COLORS = {"weight": "#1f5fa8", "neuron": "#c0392b", "nm": "#2a9d55", "block": "#8e44ad"}
+_COLORS = PARADIGM_COLORS
 
 
 def _count(rows: list[dict[str, Any]], planned: int) -> dict[str, int]:
@@ -87,52 +89,13 @@ def analyze_popup(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str
     return out
 
 
-def _band(ax: Any, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, color: str) -> None:
-    if np.any(np.isfinite(lo)):
-        if x.size == 1:
-            ax.plot([x[0], x[0]], [lo[0], hi[0]], color=color, alpha=0.35, lw=5, solid_capstyle="butt")
-        else:
-            ax.fill_between(x, lo, hi, color=color, alpha=0.18, lw=0)
-
-
-def _width_axis(ax: Any) -> None:
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
-    ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
 def figure_popup_data(pop: dict[str, Any]) -> Any:
     """Accuracy (or loss) against width per paradigm, mean and Student-t band over seeds; a panel per density."""
-    from matplotlib.figure import Figure
-
     summary = pop["data"]["summary"]
     classification = pop["data"]["dataset"] == "digits"
-    dens = sorted({s["density"] for s in summary})
-    fig = Figure(figsize=(3.6 * max(1, len(dens)), 3.0), layout="constrained")
-    axes = fig.subplots(1, max(1, len(dens)), squeeze=False)[0]
     conf = int(round(pop["confidence"] * 100))
-    for ax, r in zip(axes, dens):
-        for p in dict.fromkeys(s["paradigm"] for s in summary):
-            ss = [s for s in summary if s["paradigm"] == p and s["density"] == r]
-            if not ss:
-                continue
-            x = np.array([s["width"] for s in ss], float)
-            c = _COLORS.get(p, "0.3")
-            ax.plot(x, [s["mean"] for s in ss], "-o", color=c, ms=3, lw=1.3, label=f"{p}: mean over seeds")
-            lo, hi = np.array([s["ci_low"] for s in ss], float), np.array([s["ci_high"] for s in ss], float)
-            if classification:  # an accuracy lies in [0, 1]; a t interval over few seeds may not
-                lo, hi = np.clip(lo, 0.0, 1.0), np.clip(hi, 0.0, 1.0)
-            _band(ax, x, lo, hi, c)
-        _width_axis(ax)
-        ax.set_xlabel("width n")
-        ax.set_ylabel("test accuracy" if classification else "test MSE")
-        ax.set_title(f"density {r:g}")
-        ax.grid(True, lw=0.3, alpha=0.6)
-    axes[0].legend(frameon=False)
-    fig.suptitle(f"Edge-popup on {pop['data']['dataset']}: mean over seeds, {conf}% confidence bands", fontsize=10)
-    return fig
+    return popup_width_figure(summary, ylabel="test accuracy" if classification else "test MSE", clip=classification,
+                              title=f"Edge-popup on {pop['data']['dataset']}: mean over seeds, {conf}% confidence bands")
 
 
 def figure_popup_certify(pop: dict[str, Any]) -> Any:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._plotting import popup_width_figure
 from ..exceptions import InvalidArgument
 from .patterns import PATTERNS
 from .popup import PopupConfig
@@ -31,7 +32,6 @@ from .popup import PopupConfig
 __all__ = ["popup_trials", "run_popup_trial", "run_popup_trials", "trial_key", "summarize_popup", "figure_popup",
            "write_popup_figure"]
 
-_COLORS = {"weight": "#1f5fa8", "neuron": "#c0392b", "nm": "#2a9d55", "block": "#8e44ad"}
 
 
 def trial_key(config: PopupConfig) -> str:
@@ -128,37 +128,16 @@ def summarize_popup(rows: Sequence[dict[str, Any]], metric: str | None = None, c
 
 def figure_popup(rows: Sequence[dict[str, Any]], metric: str | None = None, confidence: float = 0.95) -> Any:
     """Accuracy (or loss) against width per paradigm, bands over seeds; one panel per density (matplotlib, no pyplot)."""
-    from matplotlib.figure import Figure
-
     ok = [r for r in rows if r.get("status", "ok") == "ok"]
     if not ok:
         raise InvalidArgument("no successful rows to draw")
     metric_name, label = _metric(ok)
     metric = metric or metric_name
     summary = summarize_popup(ok, metric, confidence)
-    dens = sorted({s["density"] for s in summary})
-    fig = Figure(figsize=(3.6 * len(dens), 3.0), layout="constrained")
-    axes = fig.subplots(1, len(dens), squeeze=False)[0]
-    for ax, r in zip(axes, dens):
-        for p in dict.fromkeys(s["paradigm"] for s in summary):
-            ss = [s for s in summary if s["paradigm"] == p and s["density"] == r]
-            if not ss:
-                continue
-            x = np.array([s["width"] for s in ss], float)
-            c = _COLORS.get(p, "0.3")
-            ax.plot(x, [s["mean"] for s in ss], "-o", color=c, ms=3, lw=1.3, label=f"{p} (mean over seeds)")
-            lo = np.array([s["ci_low"] for s in ss], float)
-            hi = np.array([s["ci_high"] for s in ss], float)
-            if np.any(np.isfinite(lo)):
-                ax.fill_between(x, lo, hi, color=c, alpha=0.18, lw=0)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("width n")
-        ax.set_ylabel(label if metric == metric_name else metric)
-        ax.set_title(f"density {r:g}", fontsize=9)
-        ax.grid(True, lw=0.3, alpha=0.6)
-    axes[0].legend(fontsize=7, frameon=False)
-    fig.suptitle(f"edge-popup on {ok[0]['dataset']}: {int(round(confidence * 100))}% confidence bands over seeds", fontsize=10)
-    return fig
+    return popup_width_figure(summary, ylabel=label if metric == metric_name else metric,
+                              clip=metric == "test_accuracy",
+                              title=f"edge-popup on {ok[0]['dataset']}: {int(round(confidence * 100))}% confidence "
+                                    "bands over seeds")
 
 
 def write_popup_figure(rows: Sequence[dict[str, Any]], path: str | Path, **kwargs: Any) -> Path:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._plotting import PARADIGM_COLORS
 from .analysis import reference_curve
 
 __all__ = ["FIGURES", "MARKERS", "make_figures", "save_figure", "study_labels"]
@@ -34,7 +35,7 @@ __all__ = ["FIGURES", "MARKERS", "make_figures", "save_figure", "study_labels"]
 #: Names of the figures, in the order the report shows them.
 FIGURES: tuple[str, ...] = ("nstar", "gap", "success", "targets")
 
-_COLORS = {"neuron": "#c0392b", "weight": "#1f5fa8"}
+_COLORS = {p: PARADIGM_COLORS[p] for p in ("neuron", "weight")}  # the other studies cycle through _CYCLE
 _CYCLE = ("#2a9d55", "#8e44ad", "#d68910", "#17a2b8", "#7f8c8d")
 #: One marker per study, in config order: colours repeat past the cycle, markers tell studies apart.
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
@@ -52,6 +53,16 @@ _STYLE = {
     "svg.hashsalt": "prunegap",
 }
 
+
+
+def _nstar_panel(ax: Any, d: int, top: float, xlabel: str) -> None:
+    """The n* axis of a panel: log scale capped at ``top``, labels, the panel's d."""
+    ax.set_yscale("log")
+    ax.set_ylim(top=top)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("minimal width n*")
+    ax.set_title(f"d = {d}")
+    ax.grid(True, which="major", lw=0.3, alpha=0.6)
 
 def _colors(analysis: dict[str, Any]) -> dict[str, str]:
     """Red for the first neuron study, blue for the first weight study, then a cycle."""
@@ -181,12 +192,7 @@ def figure_nstar(analysis: dict[str, Any]):
                 ax.plot(xe, reference_curve(paradigm, r["value"], d, 1.0 / xe), color="0.5", lw=0.9,
                         ls=dash, zorder=0, label=f"theory: {r['formula']}, {r['constant']} = {r['value']:.3g}")
         ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_ylim(top=top)
-        ax.set_xlabel("1 / eps")
-        ax.set_ylabel("minimal width n*")
-        ax.set_title(f"d = {d}")
-        ax.grid(True, which="major", lw=0.3, alpha=0.6)
+        _nstar_panel(ax, d, top, "1 / eps")
     if dims:
         handles, labels = axes[0][0].get_legend_handles_labels()
         for ax in axes[0][1:]:
@@ -243,12 +249,7 @@ def figure_targets(analysis: dict[str, Any]):
         ax.set_xscale("log", base=2)
         ax.set_xticks(ks)
         ax.set_xticklabels([str(x) for x in ks])
-        ax.set_yscale("log")
-        ax.set_ylim(top=top)
-        ax.set_xlabel("target width K (hidden units per layer)")
-        ax.set_ylabel("minimal width n*")
-        ax.set_title(f"d = {d}")
-        ax.grid(True, which="major", lw=0.3, alpha=0.6)
+        _nstar_panel(ax, d, top, "target width K (hidden units per layer)")
         ax.legend(loc="upper left", frameon=False, fontsize=6)
     fig.suptitle(f"Network targets: median n* against the target width K ({int(round(conf * 100))}% CI bars)",
                  fontsize=10)

@@ -246,3 +246,28 @@ def test_cuda_device_in_a_sweep_without_one_is_bad_input():
         tiny(options={"device": "cuda"})
     stored = tiny().to_toml().replace("epochs = 2\n", "epochs = 2\noptions = { device = \"cuda\" }\n", 1)
     assert parse_config(tomllib.loads(stored), stored=True).popup.options == (("device", "cuda"),)
+
+
+def test_cuda_sweep_stores_what_the_cpu_sweep_stores(tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    cpu, gpu = tmp_path / "cpu", tmp_path / "gpu"
+    run_popup_sweep(tiny(), cpu, executor=InlineExecutor())
+    run = run_popup_sweep(tiny(options={"device": "cuda"}), gpu, executor=InlineExecutor())
+    assert run.ran == len(plan_popup(tiny()))
+    with Store.open(cpu) as sa, Store.open(gpu) as sb:
+        a, b = popup_rows(sa), popup_rows(sb)
+    assert len(a) == len(b) > 0 and {r["status"] for r in b} == {"ok"}
+
+    def ident(r):
+        return (r["kind"], r["paradigm"], r["width"], r["density"], r["seed"])
+
+    by_ident = {ident(r): r for r in a}
+    assert set(by_ident) == {ident(r) for r in b}
+    for rb in b:  # float64 on both devices: the same scores up to reduction order, so the same metrics
+        ra = by_ident[ident(rb)]
+        for metric in ("test_accuracy", "test_loss"):
+            if ra[metric] is not None:
+                assert rb[metric] == pytest.approx(ra[metric], abs=0.02)

@@ -42,13 +42,15 @@ METHODS = (("neuron", "mip"), ("weight", "construction"), ("weight", "exact"))
 
 
 def _width_trial(args: tuple) -> dict:
-    d, output, eps, seed, paradigm, method, budget, max_width, threads = args
+    d, output, eps, seed, paradigm, method, budget, max_width, threads, local_search = args
     from prunegap import api
     from prunegap.setting import Setting
 
     opts = {"search_time_limit": budget} if budget else {}
     if threads > 1:
         opts["workers"] = threads
+    if local_search is not None:
+        opts["local_search"] = local_search
     t0 = time.perf_counter()
     try:
         r = api.width(Setting(d=d, output=output), seed=seed, eps=eps, paradigm=paradigm, method=method,
@@ -59,7 +61,7 @@ def _width_trial(args: tuple) -> dict:
         rec = {"n_star": None, "n_lower": None, "n_upper": None, "limit": None, "calls": 0,
                "error": f"{type(exc).__name__}: {exc}"}
     rec.update(d=d, output=output, eps=eps, seed=seed, paradigm=paradigm, method=method, threads=threads,
-               seconds=time.perf_counter() - t0)
+               local_search=local_search, seconds=time.perf_counter() - t0)
     return rec
 
 
@@ -143,6 +145,8 @@ def main() -> None:
                     help="CP-SAT threads per seed (1: deterministic; use with --jobs 1 on a 2-core machine)")
     ap.add_argument("--eps-d2", default=None, help="comma-separated eps for d = 2 (default: the full list)")
     ap.add_argument("--eps-d3", default=None, help="comma-separated eps for d = 3 ('' for none)")
+    ap.add_argument("--local-search", type=int, default=None,
+                    help="tabu-search moves per decision of the exact solvers (0: off; default: the solver's)")
     ap.add_argument("--methods", default=None, help="comma-separated paradigm/method, e.g. neuron/mip")
     a = ap.parse_args()
 
@@ -158,7 +162,8 @@ def main() -> None:
     beps = [float(x) for x in a.baseline_eps.split(",")]
     machine = _machine()
     print(f"machine: {machine}; {a.jobs} processes, {a.threads} solver thread(s) each; seed budget {a.seed_budget:g} s")
-    out: dict = {"machine": machine, "jobs": a.jobs, "threads": a.threads, "seed_budget": a.seed_budget, "widths": [], "baseline": []}
+    out: dict = {"machine": machine, "jobs": a.jobs, "threads": a.threads, "seed_budget": a.seed_budget,
+                 "local_search": a.local_search, "widths": [], "baseline": []}
 
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         # 1. widths ---------------------------------------------------------------
@@ -171,8 +176,8 @@ def main() -> None:
             for eps in epss:
                 cells = []
                 for paradigm, method in methods:
-                    jobs = [(d, "relu", eps, s, paradigm, method, a.seed_budget, a.max_width, a.threads)
-                            for s in range(seeds)]
+                    jobs = [(d, "relu", eps, s, paradigm, method, a.seed_budget, a.max_width, a.threads,
+                             a.local_search) for s in range(seeds)]
                     recs = list(pool.map(_width_trial, jobs))
                     out["widths"].extend(recs)
                     cells.append(_cell(_summary(recs)))
@@ -190,7 +195,8 @@ def main() -> None:
                 ours = {r["seed"]: r for r in out["widths"] if r["d"] == 2 and r["eps"] == eps
                         and r["paradigm"] == "neuron" and r["n_star"] is not None}
                 need = [s for s in range(bseeds) if s not in ours]
-                for r in pool.map(_width_trial, [(2, "relu", eps, s, "neuron", "mip", a.compare_budget, a.max_width, a.threads)
+                for r in pool.map(_width_trial, [(2, "relu", eps, s, "neuron", "mip", a.compare_budget, a.max_width, a.threads,
+                                                                  a.local_search)
                                                  for s in need]):
                     ours[r["seed"]] = r
                     out.setdefault("compare", []).append(r)

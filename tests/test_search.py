@@ -71,3 +71,43 @@ def test_scan_strategy_finds_first_yes_without_overshoot():
     calls.clear()
     r = minimal_width(oracle({3: "unknown"}, threshold=20, calls=calls), max_width=100, strategy="scan")
     assert r.n_star is None and r.n_lower == 3 and r.n_upper == 20 and max(calls) == 20
+
+
+@pytest.mark.parametrize("after", [1, 3, 6, 9])
+def test_an_exhausted_search_time_limit_stops_the_search(after):
+    from prunegap.solvers.base import SEARCH_TIME_LIMIT
+
+    calls: list[int] = []
+
+    def decide(n: int) -> Outcome:
+        calls.append(n)
+        if len(calls) > after:  # out of time: every later question gets the same non-answer
+            return Outcome("unknown", None, 0.0, math.inf, limit=SEARCH_TIME_LIMIT)
+        return Outcome("yes" if n >= 100 else "no", None, 0.0, math.inf)
+
+    r = minimal_width(decide, max_width=4096)
+    assert len(calls) == after + 1  # the first out-of-time answer ends it
+    honest = minimal_width(oracle(threshold=100), max_width=4096, max_steps=after)
+    assert (r.n_lower, r.n_upper) == (honest.n_lower, honest.n_upper)
+    assert r.n_lower <= 100 and (r.n_upper is None or r.n_upper >= 100)
+
+
+def test_a_yes_whose_ticket_uses_fewer_units_is_asked_at_its_support():
+    import numpy as np
+
+    from prunegap.masks import Masks
+
+    support, calls = 37, []
+
+    def decide(n: int) -> Outcome:  # one ticket, units 0..36 (the last live), exists from width 37 on
+        calls.append(n)
+        if n < support:
+            return Outcome("no", None, 1.0, math.inf)
+        live = np.zeros(n, np.uint8)
+        live[[0, 5, support - 1]] = 1
+        return Outcome("yes", Masks.from_units(live, 2), 0.0, 0.01)
+
+    r = minimal_width(decide, max_width=4096)
+    assert r.n_star == support and r.outcome.masks.support_width == support
+    assert calls[:8] == [1, 2, 4, 8, 16, 32, 64, support]  # straight to the support after the first yes
+    assert len(calls) == len(set(calls))

@@ -84,6 +84,12 @@ class Masks:
         return int(self.unit_mask.sum())
 
     @property
+    def support_width(self) -> int:
+        """1 + the index of the last live unit (0 when none): the narrowest prefix holding the ticket."""
+        live = np.flatnonzero(self.unit_mask)
+        return int(live[-1]) + 1 if live.size else 0
+
+    @property
     def kept_weights(self) -> int:
         c = self.canonical()
         return int(c.hidden_mask.sum() + c.output_mask.sum())

@@ -34,9 +34,13 @@ _SAMPLERS: dict[str, Callable[[np.random.Generator, tuple[int, ...]], np.ndarray
 UNITS_PURPOSE, UNIT_CHUNK, SAMPLERS = _UNITS, _CHUNK, _SAMPLERS  # public: other streams of units draw exactly as UnitStream
 
 
-def stream_generator(seed: int, purpose: int) -> np.random.Generator:
-    """The Generator of one purpose (target, units, evaluation, ...) of a seed."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(check_seed(seed), spawn_key=(purpose,))))
+def stream_generator(seed: int, purpose: int, *keys: int) -> np.random.Generator:
+    """The Generator of one purpose (target, units, evaluation, ...) of a seed.
+
+    ``keys`` split a purpose further (e.g. one stream per width); without
+    them the stream is the purpose's own, unchanged.
+    """
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(check_seed(seed), spawn_key=(purpose, *keys))))
 
 
 def draw_target(setting: Setting, seed: int) -> np.ndarray:

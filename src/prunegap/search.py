@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ._validation import check_choice, check_int
-from .solvers.base import Outcome
+from .solvers.base import SEARCH_TIME_LIMIT, Outcome
 
 __all__ = ["WidthResult", "minimal_width"]
 
@@ -70,7 +70,16 @@ def minimal_width(
         budget[0] -= 1
         if r.search_status == "unknown":
             bisect.insort(unknown, n)
+        if r.limit == SEARCH_TIME_LIMIT:
+            budget[0] = 0  # every later question would get the same answer: stop with the bracket
         return r
+
+    def narrowest_yes(n: int, r: Outcome) -> int:
+        """A yes at n whose ticket lives in the first k < n units is a yes at k (nesting): ask k."""
+        k = r.masks.support_width if r.masks is not None else n
+        if monotone and lo < k < n and k not in tested and budget[0] > 0 and ask(k).search_status == "yes":
+            return k
+        return n
 
     lo, hi = 0, None  # lo: widest certified "no" (0: none); hi: narrowest "yes"
     n = start
@@ -80,7 +89,7 @@ def minimal_width(
     while strategy == "gallop" and budget[0] > 0:
         r = ask(n)
         if r.search_status == "yes":
-            hi = n
+            hi = narrowest_yes(n, r)
             break
         if r.search_status == "no":
             lo = max(lo, n)
@@ -96,7 +105,7 @@ def minimal_width(
                 break
             r = ask(mid)
             if r.search_status == "yes":
-                hi = mid
+                hi = narrowest_yes(mid, r)
             elif r.search_status == "no":
                 lo = mid
     if not monotone:

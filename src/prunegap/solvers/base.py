@@ -25,6 +25,7 @@ __all__ = ["Outcome", "Method", "register", "get_method", "METHODS", "DEFAULT_ME
 
 PARADIGMS: tuple[str, ...] = ("weight", "neuron", "nm", "block")
 OBJECTIVES: tuple[str, ...] = ("feasible", "min-error")
+SEARCH_TIME_LIMIT = "search_time_limit"  # an oracle's limit once its whole width search is out of time
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,7 +22,12 @@ at the sampled points, no mask reaches eps on the sphere.  The loop
 
 is a cutting-plane method: every round removes the last candidate, and the
 sample only grows: a sampled point is a valid cut at every width and every
-error level, so one model serves a whole width search.
+error level, so one model serves a whole width search.  Before step 1 a
+decision may try a few hundred moves of a tabu search on the same sample
+(:mod:`.local`, option ``local_search``; by default for units kept whole in
+d >= 3); its
+choices enter step 2 as candidates like the solver's, so it can only make a
+"yes" come sooner.
 
 Backends.  HiGHS (``backend="highs"``, always available) keeps one warm
 model and adds rows and columns in place.  OR-Tools CP-SAT (``"cpsat"``,
@@ -69,7 +74,8 @@ from ..errors import ErrorBound, network_error
 from ..masks import Masks
 from ..network import Instance, UnitStream, draw_instance, stream_generator
 from ..setting import Setting
-from .base import OBJECTIVES, Outcome
+from .base import OBJECTIVES, SEARCH_TIME_LIMIT, Outcome
+from .local import LocalResult, local_search
 
 __all__ = [
     "Design",
@@ -89,6 +95,9 @@ log = logging.getLogger(__name__)
 _SAMPLE_STREAM = 17  # purpose of the seeded sample points in d >= 3 (see network.stream_generator)
 _PORTFOLIO = 4  # CP-SAT subsolvers interleaved in one thread by sat_strategy="portfolio"
 _TWO_PI = 2.0 * math.pi
+LOCAL_SEARCH_MOVES = 300  # default tabu-search moves per decision in d >= 3
+_LOCAL_STREAM = 20  # purpose of the tabu search's tenures (split by width)
+_LOCAL_MAX_ENTRIES = 4_000_000  # the tabu search holds a few (points x columns) arrays: skip it beyond this
 _LOCAL_SCALES = (1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0)  # half-widths, in grid steps
 
 
@@ -185,6 +194,9 @@ class MIPOptions:
     search_time_limit: float | None = None  # width search: wall-clock seconds for all decisions together
     local_rows: int = 8  # d = 2, CP-SAT: short second-difference rows at this many scales (0: none)
     gallop_share: float = 0.25  # with search_time_limit: share of the time left for one width while no yes is known
+    local_search: int | None = None  # tabu-search moves tried before the exact solver per decision (0: off;
+    # None: LOCAL_SEARCH_MOVES for neuron and block pruning in d >= 3, else off: elsewhere CP-SAT found the
+    # same tickets as fast or faster, see BENCHMARKS.md)
 
     @classmethod
     def from_kwargs(cls, options: dict[str, Any]) -> "MIPOptions":
@@ -214,6 +226,8 @@ class MIPOptions:
         check_positive_float("near_cut", o.near_cut, maximum=1.0)
         check_positive_float("gallop_share", o.gallop_share, maximum=1.0)
         check_int("local_rows", o.local_rows, minimum=0, maximum=len(_LOCAL_SCALES))
+        if o.local_search is not None:
+            check_int("local_search", o.local_search, minimum=0)
         check_positive_float("tol", o.tol)
         return o
 
@@ -749,6 +763,9 @@ class _Stats:
     nogoods: int = 0
     seconds_mip: float = 0.0
     seconds_eval: float = 0.0
+    local_moves: int = 0  # moves of the tabu search
+    local_candidates: int = 0  # its choices with no violation on the sample (each then certified or cut)
+    seconds_local: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -846,6 +863,29 @@ class CuttingPlaneSolver:
         self.stats.seconds_mip += time.perf_counter() - t0
         return r
 
+    def _local(self, model: PointMIP | SatModel, width: int, eps: float, x0: np.ndarray | None,
+               moves: int) -> LocalResult | None:
+        """The tabu search on the current sample at level eps (None when the arrays would be too large)."""
+        cols = np.flatnonzero(model.unit < width)
+        m = model.X.shape[0]
+        if cols.size == 0 or m * cols.size > _LOCAL_MAX_ENTRIES:
+            return None
+        t0 = time.perf_counter()
+        if isinstance(model, SatModel) and model.H.shape == (m, model.A.shape[0]):
+            H = model.H[:, cols]
+        else:
+            H = self.design.values(model.X, model.A[cols], model.b[cols])
+        f = model.f
+        hi = f + eps
+        lo = np.where(f > eps, f - eps, -np.inf) if self.setting.output == "relu" else f - eps
+        r = local_search(H, lo, hi, group=model.unit[cols], x0=None if x0 is None else x0[cols], steps=moves,
+                         rng=stream_generator(self.seed, _LOCAL_STREAM, width))
+        x = np.zeros(model.A.shape[0], np.uint8)
+        x[cols] = r.x
+        self.stats.local_moves += r.steps
+        self.stats.seconds_local += time.perf_counter() - t0
+        return LocalResult(x, r.max_violation, r.steps)
+
     def _stats(self, **more: Any) -> dict[str, Any]:
         return {**self.stats.as_dict(), "backend": self.backend, "no_margin": self.opts.no_margin,
                 "points": int(self.model.X.shape[0]) if self.model is not None else 0, **more}
@@ -877,12 +917,30 @@ class CuttingPlaneSolver:
         model = self._model(width, eps)
         best: tuple[Masks, ErrorBound] | None = None
         hint_x = self._columns_of(hint, model)
+        moves = self.opts.local_search  # tabu-search moves left for this decision
+        if moves is None:  # on where it was measured to help (BENCHMARKS.md): units kept whole, d >= 3
+            moves = LOCAL_SEARCH_MOVES if self.setting.d >= 3 and not self.design.one_per_unit else 0
         while True:
             stop = budget.exhausted()
             if stop is not None:
                 return self._unknown(eps, width, best, stop), best
-            r = self._mip(model, budget, hint_x)
-            hint_x = None
+            found = None
+            if moves > 0:
+                # first the cheap heuristic; the exact solver takes over (hinted) once it fails
+                local = self._local(model, width, eps, hint_x, moves)
+                moves = 0 if local is None or local.max_violation > 0.0 else moves - max(local.steps, 1)
+                if local is not None and local.max_violation == 0.0:
+                    found = local.x
+                    self.stats.local_candidates += 1
+                elif local is not None and hint_x is None:
+                    hint_x = local.x
+            from_local = found is not None
+            if from_local:
+                r = MIPResult("feasible", found, 0)
+            else:
+                r = self._mip(model, budget, hint_x)
+                hint_x = None
+                found = r.x
             if r.status == "infeasible":
                 # sampled constraints are necessary: no mask reaches eps + margin anywhere,
                 # but for the few masks excluded one by one, each certified above eps
@@ -891,22 +949,27 @@ class CuttingPlaneSolver:
                     proof="sample-infeasible", proof_width=width,
                     nogoods=sum(bad > eps for _, _, bad in model.nogoods)))
                 return o, best
-            if r.x is None:
+            if found is None:
                 return self._unknown(eps, width, best, r.limit or "node_limit"), best
-            masks = self.design.masks(r.x, model.unit, model.pat, width, self.setting.d)
+            masks = self.design.masks(found, model.unit, model.pat, width, self.setting.d)
             ticket = self.evaluate(masks, width, eps)
             if best is None or ticket.upper < best[1].upper:
                 best = (masks, ticket)
             if ticket.upper <= eps:
                 return Outcome.from_bounds(eps, masks, 0.0, ticket.upper, ticket_error=ticket,
                                            stats=self._stats()), best
+            if from_local:
+                hint_x = found  # the heuristic's rejected candidate starts its next round
             X = self._new_points(model, masks, width, ticket, eps)
             if X.shape[0] == 0:
+                moves = 0  # the heuristic ignores no-goods: it would find this mask again
                 if ticket.lower > eps:
                     # its error is in (eps, eps + margin] at sampled points: no point cuts it, a no-good does
-                    model.add_nogood(r.x, ticket.lower)
+                    model.add_nogood(found, ticket.lower)
                     self.stats.nogoods += 1
                     continue
+                if from_local:
+                    continue  # the exact solver may find a candidate the evaluator can place
                 # d >= 3: the evaluator's interval straddles eps and shows no point above it
                 return self._unknown(eps, width, best, "evaluator_undecided"), best
             model.add_points(X)
@@ -975,12 +1038,6 @@ def _resize(masks: Masks, width: int) -> Masks:
     return Masks(masks.hidden_mask[:width], masks.output_mask[:width])
 
 
-def max_unit(masks: Masks) -> int:
-    """1 + the largest index of a live unit (0 for the empty mask): the mask's smallest width."""
-    live = np.flatnonzero(masks.unit_mask)
-    return int(live[-1]) + 1 if live.size else 0
-
-
 # --------------------------------------------------------------------------- width search
 
 
@@ -1031,7 +1088,7 @@ class WidthOracle:
 
     def _record(self, width: int, r: Outcome) -> None:
         if r.status == "yes" and r.masks is not None:
-            k = max(1, max_unit(r.masks))
+            k = max(1, r.masks.support_width)
             if self.yes_width is None or k < self.yes_width:
                 self.yes, self.yes_width = r, k
         elif r.status == "no" and width > self.no_width:
@@ -1043,6 +1100,9 @@ class WidthOracle:
             return self._from_yes(width)
         if width <= self.no_width:
             return self._from_no(width)
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            # the whole search is out of time: say so without solving (the search stops on this limit)
+            return Outcome.from_bounds(self.eps, None, 0.0, math.inf, limit=SEARCH_TIME_LIMIT, stats={})
         descend = self.opts.descend
         while True:
             target = width
@@ -1050,7 +1110,7 @@ class WidthOracle:
                 target = self.yes_width - 1
             self._grow(target)
             hint = self.yes.masks if self.yes is not None and self.yes.masks is not None else None
-            if hint is not None and max_unit(hint) > target:
+            if hint is not None and hint.support_width > target:
                 hint = None
             t0 = time.perf_counter()
             work0 = self.solver.stats.work

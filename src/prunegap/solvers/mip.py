@@ -907,17 +907,18 @@ class CuttingPlaneSolver:
 
     # -- feasibility ---------------------------------------------------------
     def feasible(self, width: int, eps: float | None = None, *, budget: _Budget | None = None,
-                 hint: Masks | None = None) -> tuple[Outcome, tuple[Masks, ErrorBound] | None]:
+                 hint: Masks | None = None, local: bool = True) -> tuple[Outcome, tuple[Masks, ErrorBound] | None]:
         """yes (certified mask), no (proof on the sample at eps + margin) or unknown (a limit).
 
         Also returns the best candidate seen (mask and certified error), whatever the status.
+        ``local=False`` skips the tabu search whatever the options say.
         """
         eps = self.eps if eps is None else eps
         budget = budget if budget is not None else self.budget()
         model = self._model(width, eps)
         best: tuple[Masks, ErrorBound] | None = None
         hint_x = self._columns_of(hint, model)
-        moves = self.opts.local_search  # tabu-search moves left for this decision
+        moves = self.opts.local_search if local else 0  # tabu-search moves left for this decision
         if moves is None:  # on where it was measured to help (BENCHMARKS.md): units kept whole, d >= 3
             moves = LOCAL_SEARCH_MOVES if self.setting.d >= 3 and not self.design.one_per_unit else 0
         while True:
@@ -932,8 +933,6 @@ class CuttingPlaneSolver:
                 if local is not None and local.max_violation == 0.0:
                     found = local.x
                     self.stats.local_candidates += 1
-                elif local is not None and hint_x is None:
-                    hint_x = local.x
             from_local = found is not None
             if from_local:
                 r = MIPResult("feasible", found, 0)
@@ -1122,7 +1121,8 @@ class WidthOracle:
                     # usually quick; spend a share here and let the galloping move on
                     left *= self.opts.gallop_share
                 budget.deadline = t0 + left if budget.deadline is None else min(budget.deadline, t0 + left)
-            r, _ = self.solver.feasible(target, budget=budget)
+            # the tabu search gives the first upper bound; below it CP-SAT's own tickets are the more compact
+            r, _ = self.solver.feasible(target, budget=budget, local=self.yes is None)
             log.debug("width %d (asked %d): %s in %.2fs, work %d, points %d, best error %.6g", target, width, r.status,
                       time.perf_counter() - t0, self.solver.stats.work - work0, self.solver._stats()["points"],
                       r.error_upper)

@@ -88,6 +88,33 @@ def test_d3_wide_network_yes_comes_from_the_search_and_is_certified():
     assert off.stats["local_moves"] == 0 and off.status in ("yes", "unknown")
 
 
+@settings(max_examples=25)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 10), output=st.sampled_from(["relu", "linear"]),
+       scale=st.floats(0.5, 2.0))
+def test_answers_with_the_search_agree_with_brute_force(seed, n, output, scale):
+    from _brute import neuron_errors
+
+    inst = draw_instance(Setting(d=2, output=output), seed, n)
+    _, err = neuron_errors(inst.U, inst.v, inst.w, output)
+    eps = max(float(err.min()) * scale, 1e-3)
+    out = get_method("neuron", "mip").solve(inst, eps, local_search=300)
+    if out.status != "unknown":
+        assert out.status == ("yes" if err.min() <= eps else "no")
+    if out.status == "yes":
+        A, b = out.masks.apply(inst.U, inst.v)
+        assert network_error(A, b, inst.w, output=output).upper <= eps
+
+
+def test_width_search_uses_the_search_only_until_its_first_yes():
+    from prunegap.network import UnitStream
+
+    decide = get_method("neuron", "mip").oracle(UnitStream(Setting(d=3), 0), 0.05, conflict_limit=300)
+    first = decide(486)
+    assert first.status == "yes" and first.stats["local_candidates"] >= 1
+    below = decide(200)  # CP-SAT alone from now on: the solver's move count stays where it was
+    assert below.status in ("no", "unknown") and below.stats["local_moves"] == first.stats["local_moves"]
+
+
 @pytest.mark.parametrize("output", ["relu", "linear"])
 @pytest.mark.parametrize("seed", [0, 3])
 def test_width_search_gives_the_same_n_star_with_and_without_the_search(output, seed):

@@ -18,7 +18,7 @@ is single-threaded).  Each seed's width search gets ``--seed-budget`` seconds
 of wall clock (``search_time_limit``); the baseline gets ``--baseline-budget``
 seconds per seed and is reported as timed out past that.
 
-    python benchmarks/bench_neuron.py [--quick] [--json out.json] [--seeds 20] [--jobs 2]
+    python benchmarks/bench_neuron.py [--quick] [--json out.json] [--seeds 20] [--jobs 2] [--local-search N]
 """
 
 from __future__ import annotations

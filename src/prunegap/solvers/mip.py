@@ -25,9 +25,8 @@ sample only grows: a sampled point is a valid cut at every width and every
 error level, so one model serves a whole width search.  Before step 1 a
 decision may try a few hundred moves of a tabu search on the same sample
 (:mod:`.local`, option ``local_search``; by default for units kept whole in
-d >= 3); its
-choices enter step 2 as candidates like the solver's, so it can only make a
-"yes" come sooner.
+d >= 3); its choices enter step 2 as candidates like the solver's, so it can
+only make a "yes" come sooner.
 
 Backends.  HiGHS (``backend="highs"``, always available) keeps one warm
 model and adds rows and columns in place.  OR-Tools CP-SAT (``"cpsat"``,
@@ -927,11 +926,11 @@ class CuttingPlaneSolver:
                 return self._unknown(eps, width, best, stop), best
             found = None
             if moves > 0:
-                # first the cheap heuristic; the exact solver takes over (hinted) once it fails
-                local = self._local(model, width, eps, hint_x, moves)
-                moves = 0 if local is None or local.max_violation > 0.0 else moves - max(local.steps, 1)
-                if local is not None and local.max_violation == 0.0:
-                    found = local.x
+                # first the cheap heuristic; the exact solver takes over for good once it fails
+                tabu = self._local(model, width, eps, hint_x, moves)
+                moves = 0 if tabu is None or tabu.max_violation > 0.0 else moves - max(tabu.steps, 1)
+                if tabu is not None and tabu.max_violation == 0.0:
+                    found = tabu.x
                     self.stats.local_candidates += 1
             from_local = found is not None
             if from_local:

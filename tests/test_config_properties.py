@@ -218,3 +218,20 @@ def test_neuron_mip_invariants(seed, width, eps, output, extra):
     if r.certified == "yes":
         assert errors.min() <= eps
     assert math.isfinite(r.error_lower) and r.error_lower <= errors.min() + 1e-9
+
+
+@pytest.mark.parametrize("method, options, name", [
+    ("mip", {"local_search": -3}, "local_search"),
+    ("mip", {"node_limit": 0}, "node_limit"),
+    ("mip", {"local_rows": 99}, "local_rows"),
+    ("mip", {"backend": "gurobi"}, "backend"),
+    ("exact", {"max_rounds": 0}, "max_rounds"),
+])
+def test_bad_solver_option_values_are_refused_up_front(method, options, name):
+    paradigm = "neuron" if method == "mip" else "weight"
+    doc = {"seeds": [0], "dims": [2], "eps": [0.1], "studies": [{"paradigm": paradigm, "method": method, "options": options}]}
+    with pytest.raises(InvalidArgument, match=rf"^sweep.toml: studies\[0\]\.options: .*{name}"):
+        parse_config(doc, source="sweep.toml")
+    good = {k: v for k, v in doc.items()}
+    good["studies"] = [{"paradigm": paradigm, "method": method, "options": {"local_search": 0, "node_limit": 5}}]
+    assert parse_config(good, source="sweep.toml").trials()[0].options == (("local_search", 0), ("node_limit", 5))

@@ -1159,6 +1159,10 @@ class MIPMethod:
         if setting.norm != "sup":
             raise InvalidArgument(f"norm must be 'sup' for the {self.paradigm}/{self.name} solver, got {setting.norm!r}")
 
+    def check_options(self, options: dict[str, Any]) -> None:
+        """Raises InvalidArgument for a bad option value (a sweep checks its studies with this up front)."""
+        MIPOptions.from_kwargs(options)
+
     def solve(self, instance: Instance, eps: float, *, objective: str = "feasible", **options: Any) -> Outcome:
         check_choice("objective", objective, OBJECTIVES)
         eps = check_positive_float("eps", eps)

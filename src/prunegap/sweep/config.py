@@ -848,6 +848,14 @@ def _study(
     if options and not stored and method_available(paradigm, method):
         allowed = sorted(_solver_params(paradigm, method) | set(KNOWN_SOLVER_OPTIONS))
         v.keys(options, f"{path}.options", allowed)
+        from ..solvers.base import get_method
+
+        check = getattr(get_method(paradigm, method), "check_options", None)
+        if check is not None:  # values too, here, rather than as a failed row in every trial
+            try:
+                check(dict(options))
+            except InvalidArgument as exc:
+                raise v.fail(f"{path}.options: {exc}") from None
     for key, value in options.items():
         if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):
             raise v.fail(f"{path}.options.{key} must be a number, string or boolean, got {_kind(value)} {_show(value)}")

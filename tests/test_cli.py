@@ -74,6 +74,7 @@ def test_width_not_reached(tmp_path, capsys):
         (["--time-limit", "0"], "--time-limit must be a positive finite number, got 0"),
         (["--time-limit", "inf"], "--time-limit must be a positive finite number"),
         (["--threads", "0"], "--threads must be an integer in [1, 256], got 0"),
+        (["--local-search", "-1"], "--local-search must be an integer >= 0, got -1"),
     ],
 )
 def test_bad_input_one_line_exit_2(tmp_path, capsys, args, needle):
@@ -107,6 +108,14 @@ def test_width_neuron_time_limit_and_threads(tmp_path, capsys):
     cut = json.loads(out)
     assert code == 0 and cut["n_star"] is None and cut["certified"] == "unknown"
     assert cut["n_lower"] <= plain["n_star"] and cut["solver_options"]["search_time_limit"] == 1e-9
+
+
+def test_solve_local_search_is_recorded_and_certified(tmp_path, capsys):
+    argv = ["solve", "--paradigm", "neuron", "--d", "3", "--seed", "0", "--width", "486", "--eps", "0.05", "--json"]
+    code, out, err = run([*argv, "--local-search", "300", "--out", str(tmp_path / "on")], capsys)
+    on = json.loads(out)
+    assert code == 0 and on["certified"] == "yes" and on["error_upper"] <= 0.05
+    assert on["solver_options"]["local_search"] == 300 and on["stats"]["local_candidates"] >= 1
 
 
 def test_subprocess_exit_code_and_no_traceback(tmp_path):

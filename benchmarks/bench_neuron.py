@@ -42,15 +42,11 @@ METHODS = (("neuron", "mip"), ("weight", "construction"), ("weight", "exact"))
 
 
 def _width_trial(args: tuple) -> dict:
-    d, output, eps, seed, paradigm, method, budget, max_width, threads, local_search = args
+    d, output, eps, seed, paradigm, method, budget, max_width, solver_opts = args
     from prunegap import api
     from prunegap.setting import Setting
 
-    opts = {"search_time_limit": budget} if budget else {}
-    if threads > 1:
-        opts["workers"] = threads
-    if local_search is not None:
-        opts["local_search"] = local_search
+    opts = {"search_time_limit": budget, **solver_opts} if budget else dict(solver_opts)
     t0 = time.perf_counter()
     try:
         r = api.width(Setting(d=d, output=output), seed=seed, eps=eps, paradigm=paradigm, method=method,
@@ -60,8 +56,9 @@ def _width_trial(args: tuple) -> dict:
     except Exception as exc:  # a method that cannot run here (e.g. a module not there yet)
         rec = {"n_star": None, "n_lower": None, "n_upper": None, "limit": None, "calls": 0,
                "error": f"{type(exc).__name__}: {exc}"}
-    rec.update(d=d, output=output, eps=eps, seed=seed, paradigm=paradigm, method=method, threads=threads,
-               local_search=local_search, seconds=time.perf_counter() - t0)
+    rec.update(d=d, output=output, eps=eps, seed=seed, paradigm=paradigm, method=method,
+               threads=solver_opts.get("workers", 1), local_search=solver_opts.get("local_search"),
+               seconds=time.perf_counter() - t0)
     return rec
 
 
@@ -149,6 +146,9 @@ def main() -> None:
                     help="tabu-search moves per decision of the exact solvers (0: off; default: the solver's)")
     ap.add_argument("--methods", default=None, help="comma-separated paradigm/method, e.g. neuron/mip")
     a = ap.parse_args()
+    solver_opts = {"workers": a.threads} if a.threads > 1 else {}
+    if a.local_search is not None:
+        solver_opts["local_search"] = a.local_search
 
     seeds = 3 if a.quick else a.seeds
     eps2 = [e for e in EPS_D2 if e >= 0.0125] if a.quick else list(EPS_D2)
@@ -176,8 +176,8 @@ def main() -> None:
             for eps in epss:
                 cells = []
                 for paradigm, method in methods:
-                    jobs = [(d, "relu", eps, s, paradigm, method, a.seed_budget, a.max_width, a.threads,
-                             a.local_search) for s in range(seeds)]
+                    jobs = [(d, "relu", eps, s, paradigm, method, a.seed_budget, a.max_width, solver_opts)
+                            for s in range(seeds)]
                     recs = list(pool.map(_width_trial, jobs))
                     out["widths"].extend(recs)
                     cells.append(_cell(_summary(recs)))
@@ -195,9 +195,8 @@ def main() -> None:
                 ours = {r["seed"]: r for r in out["widths"] if r["d"] == 2 and r["eps"] == eps
                         and r["paradigm"] == "neuron" and r["n_star"] is not None}
                 need = [s for s in range(bseeds) if s not in ours]
-                for r in pool.map(_width_trial, [(2, "relu", eps, s, "neuron", "mip", a.compare_budget, a.max_width, a.threads,
-                                                                  a.local_search)
-                                                 for s in need]):
+                for r in pool.map(_width_trial, [(2, "relu", eps, s, "neuron", "mip", a.compare_budget, a.max_width,
+                                                  solver_opts) for s in need]):
                     ours[r["seed"]] = r
                     out.setdefault("compare", []).append(r)
                 base = list(pool.map(_baseline_trial, [(eps, s, a.baseline_budget) for s in range(bseeds)]))

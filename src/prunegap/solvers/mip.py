@@ -235,6 +235,13 @@ class MIPOptions:
             return "cpsat" if sat_available() else "highs"
         return self.backend
 
+    def resolved_local_search(self, d: int, design: "Design") -> int:
+        """Tabu-search moves per decision: the option, or by default LOCAL_SEARCH_MOVES where it was
+        measured to help (BENCHMARKS.md: units kept whole, d >= 3) and 0 elsewhere."""
+        if self.local_search is not None:
+            return self.local_search
+        return LOCAL_SEARCH_MOVES if d >= 3 and not design.one_per_unit else 0
+
 
 # --------------------------------------------------------------------------- sample points
 
@@ -917,9 +924,8 @@ class CuttingPlaneSolver:
         model = self._model(width, eps)
         best: tuple[Masks, ErrorBound] | None = None
         hint_x = self._columns_of(hint, model)
-        moves = self.opts.local_search if local else 0  # tabu-search moves left for this decision
-        if moves is None:  # on where it was measured to help (BENCHMARKS.md): units kept whole, d >= 3
-            moves = LOCAL_SEARCH_MOVES if self.setting.d >= 3 and not self.design.one_per_unit else 0
+        # tabu-search moves left for this decision
+        moves = self.opts.resolved_local_search(self.setting.d, self.design) if local else 0
         while True:
             stop = budget.exhausted()
             if stop is not None:
@@ -957,7 +963,9 @@ class CuttingPlaneSolver:
                 return Outcome.from_bounds(eps, masks, 0.0, ticket.upper, ticket_error=ticket,
                                            stats=self._stats()), best
             if from_local:
-                hint_x = found  # the heuristic's rejected candidate starts its next round
+                # the heuristic's rejected candidate starts its next round (and is CP-SAT's hint should
+                # that round fail)
+                hint_x = found
             X = self._new_points(model, masks, width, ticket, eps)
             if X.shape[0] == 0:
                 moves = 0  # the heuristic ignores no-goods: it would find this mask again

@@ -106,39 +106,33 @@ class Killer(threading.Thread):
 
 
 def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (read from /proc; empty elsewhere)."""
-    children: dict[int, list[int]] = {}
-    if not Path("/proc").is_dir():
+    """Every live process below ``pid`` (psutil comes with distributed)."""
+    import psutil
+
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
         return set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[0] != "Z":
-                children.setdefault(int(fields[1]), []).append(int(entry))
-    out, todo = set(), [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.add(c)
-            todo.append(c)
-    return out
+    return {k.pid for k in kids if alive(k.pid)}
 
 
 def alive(pid: int) -> bool:
+    import psutil
+
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
 
 
 def _tracker(pid: int) -> bool:
     # multiprocessing's resource tracker lives as long as the process that
     # started it (this one, for the nannies it spawned): not a leftover.
+    import psutil
+
     try:
-        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return any("resource_tracker" in part for part in psutil.Process(pid).cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return False
 
 

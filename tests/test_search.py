@@ -111,3 +111,31 @@ def test_a_yes_whose_ticket_uses_fewer_units_is_asked_at_its_support():
     assert r.n_star == support and r.outcome.masks.support_width == support
     assert calls[:8] == [1, 2, 4, 8, 16, 32, 64, support]  # straight to the support after the first yes
     assert len(calls) == len(set(calls))
+
+
+def test_an_undecided_gallop_step_is_bisected_down_to_the_last_no():
+    # n* = 217, but no width from 150 on can be decided (tickets too hard to find there):
+    # galloping alone would stop at [129, inf]; the proofs below 150 raise the lower end
+    statuses = {n: "unknown" for n in range(150, 5000)}
+    calls: list[int] = []
+    r = minimal_width(oracle(statuses, threshold=217, calls=calls), max_width=4096)
+    assert r.n_star is None and r.n_upper is None
+    assert r.n_lower == 150
+    assert len(calls) == len(set(calls))
+    assert calls[:9] == [1, 2, 4, 8, 16, 32, 64, 128, 256]  # then down: 192, 160, 144, ...
+    assert calls[9:11] == [192, 160]
+
+
+@given(threshold=st.integers(1, 600), a=st.integers(1, 700), b=st.integers(0, 300), seed=st.integers(0, 2**16))
+def test_brackets_with_undecided_bands_always_hold_the_threshold(threshold, a, b, seed):
+    import random
+
+    rnd = random.Random(seed)
+    statuses = {n: "unknown" for n in range(a, a + b)}
+    statuses.update({n: "unknown" for n in rnd.sample(range(1, 800), 20)})
+    calls: list[int] = []
+    r = minimal_width(oracle(statuses, threshold=threshold, calls=calls), max_width=1024)
+    assert r.n_lower <= threshold and (r.n_upper is None or r.n_upper >= threshold)
+    if r.n_star is not None:
+        assert r.n_star == threshold
+    assert len(calls) == len(set(calls))

@@ -432,9 +432,12 @@ paradigm = "weight"
     rows = {r["key"]: r for r in rows_of(tmp_path / "e")}
     r = rows["neuron-fake/d=2/eps=0.1/seed=2"]
     assert r["status"] == "certified" and r["n_star"] == 12 and r["options"] == '{"node_limit": 21}'
+    # undecided from 21 on: seed 0 (n* 20) is still certified, by bisecting below the undecided 32
     r = rows["neuron-fake/d=2/eps=0.05/seed=0"]
-    assert r["status"] == "unknown" and r["n_lower"] == 17 and r["n_upper"] is None and r["limit"] == "node_limit (21)"
-    assert "Trials: 12 of 12 stored: 9 certified, 3 unknown, 0 failed." in out
+    assert r["status"] == "certified" and r["n_star"] == 20
+    r = rows["neuron-fake/d=2/eps=0.05/seed=1"]
+    assert r["status"] == "unknown" and r["n_lower"] == 21 and r["n_upper"] is None and r["limit"] == "node_limit (21)"
+    assert "Trials: 12 of 12 stored: 10 certified, 2 unknown, 0 failed." in out
     assert "neuron-fake / weight-construction" in out  # the gap ratio
     summary = json.loads((tmp_path / "e" / "summary.json").read_text())
     assert [(g["eps"], g["ratio"] is None) for g in summary["gap"]] == [(0.1, False), (0.05, True)]

@@ -4,7 +4,8 @@ Widths are prefixes of one unit stream, so every mask at width n is a mask at
 every m >= n.  For a certificate that is monotone in n, "yes at n" settles
 every wider width and "no at n" every narrower one: galloping (1, 2, 4, ...)
 finds a yes, bisection closes the bracket, and each step reuses what the last
-proved.  ``unknown`` answers (a limit fired) leave a bracket
+proved.  A gallop step left undecided is first bisected down to the last "no"
+(proofs far below n* are cheap), then galloping goes on.  ``unknown`` answers (a limit fired) leave a bracket
 [n_lower, n_upper] instead of a point.  A certificate that is not monotone is
 checked at every narrower width before its n* is called exact.
 """
@@ -93,6 +94,25 @@ def minimal_width(
             break
         if r.search_status == "no":
             lo = max(lo, n)
+        elif monotone:
+            # Undecided: before galloping on, bisect [lo, n] for proofs.  A "no" well below n*
+            # is cheap where a ticket above it may not be found at all, and it is the lower end
+            # of the bracket the search leaves if no ticket ever comes.
+            top = n
+            while budget[0] > 0 and top - lo > 1:
+                mid = (lo + top) // 2
+                if mid in tested:
+                    break
+                rm = ask(mid)
+                if rm.search_status == "yes":
+                    hi = narrowest_yes(mid, rm)
+                    break
+                if rm.search_status == "no":
+                    lo = mid
+                else:
+                    top = mid
+            if hi is not None:
+                break
         if n >= max_width:
             break
         n = min(2 * n, max_width)

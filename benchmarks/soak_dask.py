@@ -41,6 +41,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import psutil  # a dependency of distributed, which this soak drives
+
 
 def soak_toml(seeds: int) -> str:
     """The soak's sweep, as the file all three phases read."""
@@ -106,9 +108,7 @@ class Killer(threading.Thread):
 
 
 def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (psutil comes with distributed)."""
-    import psutil
-
+    """Every live process below ``pid``."""
     try:
         kids = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
@@ -117,8 +117,6 @@ def descendants(pid: int) -> set[int]:
 
 
 def alive(pid: int) -> bool:
-    import psutil
-
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
@@ -128,8 +126,6 @@ def alive(pid: int) -> bool:
 def _tracker(pid: int) -> bool:
     # multiprocessing's resource tracker lives as long as the process that
     # started it (this one, for the nannies it spawned): not a leftover.
-    import psutil
-
     try:
         return any("resource_tracker" in part for part in psutil.Process(pid).cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):

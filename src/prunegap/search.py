@@ -5,9 +5,10 @@ every m >= n.  For a certificate that is monotone in n, "yes at n" settles
 every wider width and "no at n" every narrower one: galloping (1, 2, 4, ...)
 finds a yes, bisection closes the bracket, and each step reuses what the last
 proved.  A gallop step left undecided is first bisected down to the last "no"
-(proofs far below n* are cheap), then galloping goes on.  ``unknown`` answers (a limit fired) leave a bracket
-[n_lower, n_upper] instead of a point.  A certificate that is not monotone is
-checked at every narrower width before its n* is called exact.
+(proofs far below n* are cheap), then galloping goes on.  ``unknown``
+answers (a limit fired) leave a bracket [n_lower, n_upper] instead of a
+point.  A certificate that is not monotone is checked at every narrower
+width before its n* is called exact.
 """
 
 from __future__ import annotations

@@ -145,10 +145,20 @@ def main() -> None:
     ap.add_argument("--local-search", type=int, default=None,
                     help="tabu-search moves per decision of the exact solvers (0: off; default: the solver's)")
     ap.add_argument("--methods", default=None, help="comma-separated paradigm/method, e.g. neuron/mip")
+    ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                    help="another solver option, e.g. initial_density=2.3 (repeatable; the value is read as JSON)")
     a = ap.parse_args()
     solver_opts = {"workers": a.threads} if a.threads > 1 else {}
     if a.local_search is not None:
         solver_opts["local_search"] = a.local_search
+    for item in a.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            ap.error(f"--option must be KEY=VALUE, got {item!r}")
+        try:
+            solver_opts[key] = json.loads(value)
+        except json.JSONDecodeError:
+            solver_opts[key] = value
 
     seeds = 3 if a.quick else a.seeds
     eps2 = [e for e in EPS_D2 if e >= 0.0125] if a.quick else list(EPS_D2)
@@ -163,7 +173,7 @@ def main() -> None:
     machine = _machine()
     print(f"machine: {machine}; {a.jobs} processes, {a.threads} solver thread(s) each; seed budget {a.seed_budget:g} s")
     out: dict = {"machine": machine, "jobs": a.jobs, "threads": a.threads, "seed_budget": a.seed_budget,
-                 "local_search": a.local_search, "widths": [], "baseline": []}
+                 "local_search": a.local_search, "solver_options": solver_opts, "widths": [], "baseline": []}
 
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         # 1. widths ---------------------------------------------------------------

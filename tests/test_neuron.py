@@ -334,3 +334,15 @@ def test_property_many_seeds_slow(seed, n, output, scale, backend):
     _check_outcome(me, inst, eps, err)
     if me.limit is None:
         assert me.error_lower <= float(err.min()) <= me.error_upper
+
+
+def test_highs_backend_keeps_stdout_clean():
+    """HiGHS prints a banner on fd 1 from its first constructor; `--json` output must not carry it."""
+    import subprocess
+    import sys
+
+    code = ("from prunegap import api; from prunegap.setting import Setting; "
+            "r = api.solve(Setting(d=2), seed=0, eps=0.1, width=12, paradigm='neuron', backend='highs'); "
+            "print(r.certified)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() in {"yes", "no", "unknown"}, out

@@ -61,6 +61,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -380,10 +382,42 @@ def second_difference_rows(A: np.ndarray, b: np.ndarray, w: np.ndarray, output: 
 # --------------------------------------------------------------------------- the HiGHS model
 
 
-def _highs():
+_HIGHS_BANNER_DONE = False
+
+
+def _new_highs():
+    """highspy.Highs() without its banner on stdout.
+
+    HiGHS writes "Running HiGHS ..." to file descriptor 1 from the first
+    constructor of a process, before any option can silence it; on stdout
+    it would corrupt ``prunegap ... --json``.  The first construction runs
+    with fd 1 pointed at /dev/null (later ones print nothing).
+    """
+    global _HIGHS_BANNER_DONE
     import highspy
 
-    h = highspy.Highs()
+    if _HIGHS_BANNER_DONE:
+        return highspy.Highs()
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no fd 1 to protect
+        _HIGHS_BANNER_DONE = True
+        return highspy.Highs()
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                return highspy.Highs()
+            finally:
+                os.dup2(saved, 1)
+    finally:
+        os.close(saved)
+        _HIGHS_BANNER_DONE = True
+
+
+def _highs():
+    h = _new_highs()
     h.silent()
     for k, v in (
         ("threads", 1),

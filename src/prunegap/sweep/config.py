@@ -575,13 +575,18 @@ def _show(value: Any) -> str:
 
 def method_available(paradigm: str, method: str) -> bool:
     """Whether the solver of (paradigm, method) is installed (registered)."""
+    return _installed_method(paradigm, method) is not None
+
+
+def _installed_method(paradigm: str, method: str) -> Any:
+    """The registered solver of (paradigm, method), or None where it is not installed."""
     from ..solvers.base import METHODS, get_method
 
     try:
-        get_method(paradigm, method)
+        solver = get_method(paradigm, method)
     except InvalidArgument:
-        return False
-    return (paradigm, method) in METHODS
+        return None
+    return solver if (paradigm, method) in METHODS else None
 
 
 def _known_methods() -> dict[str, list[str]]:
@@ -598,12 +603,9 @@ def _known_methods() -> dict[str, list[str]]:
     return known
 
 
-def _solver_params(paradigm: str, method: str) -> set[str]:
+def _solver_params(solver: Any) -> set[str]:
     import inspect
 
-    from ..solvers.base import get_method
-
-    solver = get_method(paradigm, method)
     names: set[str] = set(getattr(solver, "option_names", ())) | set(getattr(solver, "solver_options", ()))
     for fn in (solver.oracle, solver.solve):
         for p in inspect.signature(fn).parameters.values():
@@ -845,12 +847,11 @@ def _study(
     fit = v.choice(st.get("fit", DEFAULT_FIT.get(paradigm, "none")), f"{path}.fit", FITS)
 
     options = v.table(st.get("options", {}), f"{path}.options")
-    if options and not stored and method_available(paradigm, method):
-        allowed = sorted(_solver_params(paradigm, method) | set(KNOWN_SOLVER_OPTIONS))
+    solver = _installed_method(paradigm, method) if options and not stored else None
+    if solver is not None:
+        allowed = sorted(_solver_params(solver) | set(KNOWN_SOLVER_OPTIONS))
         v.keys(options, f"{path}.options", allowed)
-        from ..solvers.base import get_method
-
-        check = getattr(get_method(paradigm, method), "check_options", None)
+        check = getattr(solver, "check_options", None)
         if check is not None:  # values too, here, rather than as a failed row in every trial
             try:
                 check(dict(options))

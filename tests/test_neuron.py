@@ -337,7 +337,7 @@ def test_property_many_seeds_slow(seed, n, output, scale, backend):
 
 
 def test_highs_backend_keeps_stdout_clean():
-    """HiGHS prints a banner on fd 1 from its first constructor; `--json` output must not carry it."""
+    """HiGHS prints a banner on fd 1 from its first constructor; stdout must carry only what the caller prints."""
     import subprocess
     import sys
 

@@ -63,6 +63,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -383,37 +384,41 @@ def second_difference_rows(A: np.ndarray, b: np.ndarray, w: np.ndarray, output: 
 
 
 _HIGHS_BANNER_DONE = False
+_HIGHS_BANNER_LOCK = threading.Lock()
 
 
 def _new_highs():
     """highspy.Highs() without its banner on stdout.
 
     HiGHS writes "Running HiGHS ..." to file descriptor 1 from the first
-    constructor of a process, before any option can silence it; on stdout
-    it would corrupt ``prunegap ... --json``.  The first construction runs
-    with fd 1 pointed at /dev/null (later ones print nothing).
+    constructor of a process, before any option can silence it; it would
+    land in a notebook's output, between a sweep's progress lines, or in
+    anything a script prints to stdout for another tool.  The first
+    construction runs with fd 1 pointed at /dev/null (later ones print
+    nothing); the lock keeps two threads from saving each other's
+    redirection as "the" stdout.
     """
     global _HIGHS_BANNER_DONE
     import highspy
 
-    if _HIGHS_BANNER_DONE:
-        return highspy.Highs()
-    sys.stdout.flush()
-    try:
-        saved = os.dup(1)
-    except OSError:  # no fd 1 to protect
+    with _HIGHS_BANNER_LOCK:
+        if _HIGHS_BANNER_DONE:
+            return highspy.Highs()
         _HIGHS_BANNER_DONE = True
-        return highspy.Highs()
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            try:
-                return highspy.Highs()
-            finally:
-                os.dup2(saved, 1)
-    finally:
-        os.close(saved)
-        _HIGHS_BANNER_DONE = True
+        sys.stdout.flush()
+        try:
+            saved = os.dup(1)
+        except OSError:  # no fd 1 to protect
+            return highspy.Highs()
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                try:
+                    return highspy.Highs()
+                finally:
+                    os.dup2(saved, 1)
+        finally:
+            os.close(saved)
 
 
 def _highs():

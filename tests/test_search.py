@@ -139,3 +139,21 @@ def test_brackets_with_undecided_bands_always_hold_the_threshold(threshold, a, b
     if r.n_star is not None:
         assert r.n_star == threshold
     assert len(calls) == len(set(calls))
+
+
+def test_step_seconds_time_each_step_in_order():
+    import time
+
+    slow = 24
+
+    def decide(n: int) -> Outcome:
+        if n == slow:
+            time.sleep(0.2)
+        return Outcome("yes" if n >= 20 else "no", None, 0.0, math.inf)
+
+    r = minimal_width(decide, max_width=64)
+    seconds = r.stats["step_seconds"]
+    assert len(seconds) == len(r.steps) and all(t >= 0.0 for t in seconds)
+    widths = [w for w, _ in r.steps]
+    assert slow in widths
+    assert seconds[widths.index(slow)] >= 0.2 > max(t for w, t in zip(widths, seconds) if w != slow)

@@ -173,6 +173,9 @@ def test_run_trial_certified_row_has_masks():
     m = masks_of(row)
     assert m.width == row["n_star"] and m.kept_weights == row["kept_weights"]
     assert "seconds" not in row["stats"] and json.loads(row["timings"])  # timings split off
+    # the search's per-step clock goes with the timings, one entry per step, never into the stats
+    assert "step_seconds" not in json.loads(row["stats"]).get("search", {})
+    assert len(json.loads(row["timings"])["search"]["step_seconds"]) == len(json.loads(row["steps"]))
 
 
 def test_run_trial_limits_are_unknown_not_dropped():

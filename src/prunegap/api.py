@@ -263,6 +263,7 @@ def width(
         "n_lower": search.n_lower,
         "n_upper": search.n_upper,
         "steps": [list(s) for s in search.steps],
+        "step_seconds": [round(t, 4) for t in search.stats.get("step_seconds", ())],
     }
     if setting.target == "network":
         return _network_result(setting, seed, instance, search.outcome, solver, cfg, seconds, extra, search)

@@ -14,6 +14,7 @@ width before its n* is called exact.
 from __future__ import annotations
 
 import bisect
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -62,11 +63,14 @@ def minimal_width(
     check_choice("strategy", strategy, ("gallop", "scan"))
     tested: dict[int, Outcome] = {}
     steps: list[tuple[int, str]] = []
+    step_seconds: list[float] = []  # wall clock of each step: where a search's time went
     unknown: list[int] = []  # sorted
     budget = [max_steps if max_steps is not None else 10**9]
 
     def ask(n: int) -> Outcome:
+        t0 = time.perf_counter()
         r = decide(n)
+        step_seconds.append(time.perf_counter() - t0)
         tested[n] = r
         steps.append((n, r.search_status))
         budget[0] -= 1
@@ -155,7 +159,8 @@ def minimal_width(
         width=where,
         outcome=tested[where],
         steps=steps,
-        stats={"calls": len(steps), "unknown_widths": len(undecided), "monotone": monotone},
+        stats={"calls": len(steps), "unknown_widths": len(undecided), "monotone": monotone,
+               "step_seconds": step_seconds},
     )
 
 

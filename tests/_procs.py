@@ -1,4 +1,5 @@
-"""The process tree under /proc, for the tests that kill a sweep's driver with SIGKILL."""
+"""The process tree (psutil, as benchmarks/soak_dask.py reads it), for the tests that kill a sweep's
+driver with SIGKILL."""
 
 from __future__ import annotations
 
@@ -6,32 +7,24 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
+
+import psutil
 
 
 def alive(pid: int) -> bool:
     """Running (a zombie counts as gone: only its parent's wait is missing)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
 
 
 def descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = set(), [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.add(c)
-            todo.append(c)
-    return out
+    """Every process below ``pid``, zombies included (they are waited for by wait_gone)."""
+    try:
+        return {k.pid for k in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
 
 
 def kill_9_after_first_trial(cmd: list[str], patience: float) -> set[int]:

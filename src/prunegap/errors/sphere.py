@@ -54,6 +54,26 @@ Rigour.  Every bound is padded by a float-rounding slack of a few dozen
 ulps times sum_i |b_i| ||A_i|| + ||w||, and cap radii, box norms and kink
 tests carry ulp-level padding of their own; a cell is settled only on its
 padded bound, so ``upper`` is a proof up to the correctness of this code.
+
+Rounding.  The cap reasoned about has centre c = C / ||C|| and the angle
+alpha whose (cos, sin) is the unit vector nearest the computed (cosa, sina)
+(within 3 ulps); the chord radius carries 16 d ulps of padding, so that cap
+contains the cell.  Merged unit rows and C are unit to (d + 2) ulps.  Every
+yes/no decision is proven or conservative against it: a unit is active,
+inactive or crossed by <a, C> against the padded radius; a plane misses the
+cap only if |<n, C>| > sin(alpha) + 16 d ulp (|<n, C>| errs by at most
+(3 d + 5) ulps), and the cap then lies on the side sign <n, C>, so such a
+half-space of a piece is either implied by the cap (dropped) or empties the
+piece; the cap maximiser x0 counts as outside a piece only when its
+computed point is outside by more than a proven bound on its error (about
+ulp ||L|| / ||L - <L, c> c|| on the rim, infinite where interior and rim
+cannot be told apart or the maximiser is not unique); for a relu output the
+choice of h or 0 only switches between formulas that agree up to the
+rounding of h.  Values (cap and face maxima) are continuous in the
+geometry, so their rounding goes into pads and the slack.  No cell bound is
+NaN or -inf: a piecewise bound that lost every piece falls back to the
+relaxation, and every cell bound is capped by the Lipschitz bound
+|g - f|(c) + (sum_i |b_i| ||A_i|| + ||w||) rho.
 """
 
 from __future__ import annotations
@@ -176,9 +196,13 @@ def _rownorm(X: np.ndarray) -> np.ndarray:
 
 
 def _cap_argmax_pm(L: np.ndarray, C: np.ndarray, cosa: np.ndarray, sina: np.ndarray):
-    """For +L and for -L: (max over the cap of <+-L, x>, a point attaining it,
-    whether that point is the unique maximiser).  Not unique when L = 0 or
-    L is a negative multiple of c (then the whole rim attains the max)."""
+    """For +L and for -L: (max over the cap of <+-L, x>, a point X near a
+    maximiser, err) with err a proven bound on ||X - x0|| for every maximiser
+    x0 of the cap (module docstring, "Rounding"), inf where no bound is known:
+    L = 0, L a negative multiple of c (the whole rim attains the max), or
+    <+-L, c> too close to ||L|| cos(alpha) to tell an interior maximiser from
+    a rim one."""
+    d = L.shape[1]
     t = _rowdot(L, C)
     n = _rownorm(L)
     R = L - t[:, None] * C
@@ -186,24 +210,42 @@ def _cap_argmax_pm(L: np.ndarray, C: np.ndarray, cosa: np.ndarray, sina: np.ndar
     nc = n * cosa
     tc = t * cosa
     ss = s * sina
+    # e bounds the error of gap = +-t - n cosa against +-<L, c> - ||L|| cos(alpha)
+    # (at most (2 d + 8) ulp ||L||) and ||R - R*|| with R* = L - <L, c> c (at
+    # most (3 d + 6) ulp ||L||): dot products, norms and differences over d
+    # terms of size <= ||L||, with C and cos(alpha) exact to (d + 2) and 3 ulps.
+    e = 4 * (d + 4) * _ULP * n
+    # X = L / n: |1 - ||L|| / n| <= (d + 2) ulp.  X = C cos(a) + R sin(a) / s:
+    # ||R / s - R* / ||R*|| || <= 2 ||R - R*|| / ||R|| + (d + 2) ulp, so its
+    # error is sin(a) 2 e / s + ulps (>= the rim's diameter when R* = 0).
+    err_in = 4 * (d + 4) * _ULP
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        err_rim = np.where(sina > 0, sina * (2.5 * e / s), 0.0) + err_in
     out = []
     with np.errstate(invalid="ignore", divide="ignore"):
         Lh = L / n[:, None]
         Rs = R * (sina / s)[:, None]
         Cc = C * cosa[:, None]
         for sg in (1.0, -1.0):
-            inside = sg * t >= nc
+            gap = sg * t - nc
+            inside = gap >= 0.0
             val = np.where(inside, n, np.minimum(n, sg * tc + ss))
             X = np.where(inside[:, None], sg * Lh, Cc + sg * Rs)
             ok = np.isfinite(X).all(axis=1) & (n > 0)
             X[~ok] = C[~ok]
-            out.append((val, X, ok))
+            err = np.where(gap > e, err_in, np.where(gap < -e, err_rim, np.inf))
+            err = np.where(ok & ~np.isnan(err), err, np.inf)
+            out.append((val, X, err))
     return out
 
 
 class _Face:
     """The part of a cap on the great sphere {<nrm, x> = 0}: itself a cap of
-    that sphere, centre chat, cos/sin of its angular radius (sin rounded up)."""
+    that sphere, centre chat, cos/sin of its angular radius (sin rounded up).
+
+    ``tn`` = <c, nrm>.  ``empty``: the plane provably misses the cap, which
+    then lies wholly on the side sign(tn) (so a half-space constraint of a
+    piece is either implied by the cap or contradicts it)."""
 
     def __init__(self, C: np.ndarray, nrm: np.ndarray, cosa: np.ndarray, sina: np.ndarray) -> None:
         d = C.shape[1]
@@ -212,7 +254,10 @@ class _Face:
         nu = _rownorm(Cp)
         atn = np.abs(tn)
         # The face meets the cap iff ||c'|| >= cos(alpha); for alpha <= pi/2
-        # that is sin(alpha) >= |<c, n>|, which rounds far better.
+        # that is sin(alpha) >= |<c, n>|, which rounds far better.  With C
+        # and nrm unit to (d + 2) ulps, |atn - |<c, n>|| <= (3 d + 5) ulp and
+        # |sina - sin(alpha)| <= 3 ulp, so the margin 16 d ulp makes "empty"
+        # a proof.
         self.empty = (cosa > 0) & (sina + 16 * d * _ULP < atn)
         # Near the pole of nrm the sub-cap angles are ill-conditioned; use
         # the whole great sphere there (a superset, so still a bound).
@@ -221,19 +266,32 @@ class _Face:
             self.chat = Cp / nu[:, None]
             self.cos1 = np.minimum(cosa / nu, 1.0)
             S = sina + atn
-            # sin^2 = (nu^2 - cos^2) / nu^2 = (sin a - |tn|)(sin a + |tn|) / nu^2,
-            # padded: near a graze the root amplifies rounding to sqrt(ulp).
-            self.sin1 = np.sqrt(np.maximum(sina - atn, 0.0) * S + 8 * d * _ULP * S) / nu
+            # sin^2 = (nu^2 - cos^2) / nu^2 = (sin a - |tn|)(sin a + |tn|) / nu^2.
+            # With D = (3 d + 8) ulp bounding the errors of sina and atn
+            # together, the computed product is short of the true one by at
+            # most 2 D S + D^2 + 4 ulp S: padded by that, sin1 is rounded up
+            # (near a graze the root amplifies rounding to sqrt(ulp)).
+            D = (3 * d + 8) * _ULP
+            self.sin1 = np.sqrt(np.maximum(sina - atn, 0.0) * S + (2 * D + 4 * _ULP) * S + D * D) / nu
+            # chat and nu are exact to (5 d + 11) ulp / nu (relative): the
+            # rim value t cos1 + s sin1 errs by a few times that times ||Lp||.
+            self.geom = (5 * d + 11) * _ULP / nu
         if whole.any():
             self.chat[whole] = C[whole]
             self.cos1[whole] = -1.0
             self.sin1[whole] = 0.0
+            self.geom[whole] = 0.0
         self.nrm = nrm
+        self.tn = tn
 
     def max_pm(self, L: np.ndarray):
         """For +L and -L: upper bound on the max over the face, a point near the maximiser."""
+        d = L.shape[1]
         Lp = L - _rowdot(L, self.nrm)[:, None] * self.nrm
-        pad = 16 * _ULP * _rownorm(Lp)  # cos1 carries a few ulps of relative error
+        nLp = _rownorm(Lp)
+        # <Lp, x> = <L, x> on the face up to 4 ulp ||L|| (left to the
+        # caller's slack); cos1, sin1, chat add (d + 12) ulp and 12 geom, relative.
+        pad = ((d + 12) * _ULP + 12 * self.geom) * nLp
         return [
             (np.where(self.empty, -np.inf, val + pad), X)
             for val, X, _ in _cap_argmax_pm(Lp, self.chat, self.cos1, self.sin1)
@@ -249,28 +307,40 @@ def _piece_max_pm(L: np.ndarray, C: np.ndarray, cosa: np.ndarray, sina: np.ndarr
     maximiser x0, so the max over the piece is <L, x0> when x0 is in the
     piece, and otherwise lies on one of the faces <n, x> = 0 (where the other
     constraints are dropped, which only loosens the bound).
+
+    Every decision here is sound or conservative: x0 counts as outside only
+    when its computed point is outside by more than its proven error bound
+    (:func:`_cap_argmax_pm`); a constraint whose plane provably misses the
+    cap is decided by the sign of <n, c> alone (implied by the cap: ignored;
+    contradicting it: the piece is empty, bound -inf, which is exact).
     """
     d = C.shape[1]
-    margin = -64 * d * _ULP  # x0 counts as outside only when clearly outside
     face_max = [face.max_pm(L) for face, _, _ in cons]
+    implied = []
+    void = np.zeros(L.shape[0], dtype=bool)
+    for face, sg, on in cons:
+        miss = on & face.empty
+        holds = sg * face.tn > 0.0  # |tn| > 16 d ulp where empty: the sign is certain
+        implied.append(miss & holds)
+        void |= miss & ~holds
     out = []
-    for which, (M0, X0, ok) in enumerate(_cap_argmax_pm(L, C, cosa, sina)):
-        inside = ~ok  # a degenerate maximiser: keep the safe cap bound
-        if cons:
-            within = np.ones_like(ok)
-            for face, sg, on in cons:
-                within &= ~on | (sg * _rowdot(face.nrm, X0) >= margin)
-            inside |= within
-        else:
-            inside[:] = True
+    for which, (M0, X0, err) in enumerate(_cap_argmax_pm(L, C, cosa, sina)):
+        # |<n, X0> - <n, x0>| <= ||n|| err + d ulp ||n|| ||X0||, ||n|| <= 1 + (d + 2) ulp.
+        margin = 1.01 * err + 2 * (d + 2) * _ULP
+        inside = np.ones(L.shape[0], dtype=bool)
+        for (face, sg, on), imp in zip(cons, implied):
+            inside &= ~on | imp | (sg * _rowdot(face.nrm, X0) >= -margin)
         best = np.full(L.shape[0], -np.inf)
         bestX = X0.copy()
         for (face, _, on), fm in zip(cons, face_max):
             M1, X1 = fm[which]
-            better = on & (M1 > best)
+            better = on & ~face.empty & (M1 > best)
             best = np.where(better, M1, best)
             bestX[better] = X1[better]
-        out.append((np.where(inside, M0, best), np.where(inside[:, None], X0, bestX)))
+        # Outside, x0 violates a constraint whose face meets the cap, so
+        # some term of ``best`` is finite and the max lies on such a face.
+        val = np.where(inside, M0, best)
+        out.append((np.where(void, -np.inf, val), np.where(inside[:, None], X0, bestX)))
     return out
 
 
@@ -322,6 +392,7 @@ def _few_kinks_bound(P: _Problem, C, cosa, sina, act, kinks, hlo, hhi, need, ncr
         any_split = bool(split.any())
         on_all = np.ones(ii.size, dtype=bool)
         best = np.full(ii.size, -np.inf)
+        bad = np.zeros(ii.size, dtype=bool)
         bestX = Cg.copy()
         for S in range(2**r):
             p, f, cons = p0.copy(), f0.copy(), []
@@ -341,10 +412,14 @@ def _few_kinks_bound(P: _Problem, C, cosa, sina, act, kinks, hlo, hhi, need, ncr
                 pieces = [(p - f, cons + [(hface, 1.0, split)], on_all), (-f, cons + [(hface, -1.0, split)], split)]
             for L, cons_, rowmask in pieces:
                 for v, X in _piece_max_pm(L, Cg, cg, sg, cons_):
+                    bad |= rowmask & np.isnan(v)
                     better = rowmask & (v > best)
                     best = np.where(better, v, best)
                     bestX[better] = X[better]
-        bound[ii] = best
+        # The pieces cover the cap and only provably empty ones are -inf, so
+        # a row still at -inf (or with a NaN piece) means a value was lost:
+        # report no piecewise bound there rather than drop the cell.
+        bound[ii] = np.where(bad | (best == -np.inf), np.inf, best)
         Xout[ii] = bestX
     return bound, Xout
 
@@ -478,7 +553,12 @@ def _cell_bounds(P: _Problem, C: np.ndarray, rho: np.ndarray, slack: float, thr:
     # Only where the cheap bound leaves the cell open is the finer one worth its cost.
     need = bound + slack > thr
     few, Xfew = _few_kinks_bound(P, C, cosa, sina, act, kinks, hlo, hhi, need, _MAX_EXACT_KINKS)
-    bound = np.minimum(bound, few) + slack
+    # A safe bound that needs no geometry: |g - f| is Lipschitz with
+    # constant <= scale (1 + (d + 2) ulp) (unit rows to (d + 2) ulps), and
+    # every point of the cell is within rho of c, c within (d + 2) ulp of C.
+    # fmin also replaces a NaN model bound by it, so no cell settles on NaN.
+    lip = np.abs(diff_c) + P.scale * (1.0 + 4 * (d + 2) * _ULP) * (rho + 4 * (d + 2) * _ULP)
+    bound = np.fmin(np.minimum(bound, few), lip) + slack
 
     # Candidates, only in open cells (elsewhere they cannot lift the lower
     # bound past the threshold): the point of the cap maximising the active

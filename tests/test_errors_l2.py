@@ -1,4 +1,5 @@
-"""L2 errors: the arc-cosine kernel, the exact linear-output error and Monte Carlo."""
+"""L2 errors: the arc-cosine kernel, the exact linear-output error, and the
+proven bounds and statistical estimate of Monte Carlo."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from prunegap.errors import network_error
+from prunegap import solve
+from prunegap.errors import forward, network_error, target_values, verdict
 from prunegap.errors.circle import l2_error_circle
 from prunegap.errors.l2 import arccos_kernel, l2_error_kernel, l2_error_monte_carlo
 from prunegap.exceptions import InvalidArgument
+from prunegap.setting import Setting
 
 NORMS = ("l2-gaussian", "l2-sphere")
 
@@ -175,20 +178,181 @@ def test_kernel_error_validation():
         l2_error_kernel(A, b[:2], w)
 
 
-# --- Monte Carlo ------------------------------------------------------------
+# --- Monte Carlo: proven bounds decide, the estimate is statistical ---------
+#
+# References are exact, never another Monte Carlo run: the d = 2 angular
+# integration (l2_error_circle) for a relu output, and the kernel
+# (l2_error_kernel) for networks equal to their linear output.
+
+
+def _sup_bound_ref(A, b, w, output):
+    """The crude sup bound of |g - f| on the sphere: 0 <= relu(<a, u>) <= ||a||."""
+    an = np.linalg.norm(A, axis=1)
+    P, N, wn = float(np.maximum(b, 0) @ an), float(np.maximum(-b, 0) @ an), float(np.linalg.norm(w))
+    return max(P, wn) if output == "relu" else max(P, N + wn)
+
+
+def _contains(lo, hi, exact):
+    return lo <= exact.upper and exact.lower <= hi
+
+
+def _maurer_pontil_half_width(n, var, B, confidence):
+    # Maurer & Pontil (2009), Thm 4, on Y / B in [0, 1], at delta / 2 per side
+    L = math.log(2.0 / ((1.0 - confidence) / 2.0))
+    return math.sqrt(2.0 * var * L / n) + 7.0 * B * L / (3.0 * (n - 1))
 
 
 @pytest.mark.parametrize("norm", NORMS)
 @pytest.mark.parametrize("seed", range(6))
 def test_monte_carlo_contains_exact_circle_relu(norm, seed):
     A, b, w = _instance(100 + seed, k=6, d=2, near_target=bool(seed % 2))
+    b[np.argmin(b)] = -abs(b).max()  # a negative output weight: relu(h) != h
     exact = l2_error_circle(A, b, w, output="relu", norm=norm)
     mc = l2_error_monte_carlo(A, b, w, norm=norm, rng=np.random.default_rng(seed), n_samples=50_000, confidence=0.99999)
-    assert mc.method == "monte-carlo" and mc.confidence == 0.99999
-    assert mc.lower <= exact.upper and exact.lower <= mc.upper
-    assert mc.lower <= mc.upper
+    assert mc.method == "monte-carlo" and mc.confidence == 1.0
+    # the proven interval holds the exact value always, the estimate at its confidence
+    assert _contains(mc.lower, mc.upper, exact)
+    est = mc.estimate
+    assert est.method == "empirical-bernstein" and est.confidence == 0.99999 and est.n_samples == 50_000
+    assert _contains(est.lower, est.upper, exact)
+    assert _contains(mc.stats["mc_lower"], mc.stats["mc_upper"], exact)
+    assert mc.lower <= est.lower <= est.upper <= mc.upper
     assert mc.stats["n_samples"] == 50_000
-    assert set(mc.stats) >= {"n_samples", "mean_sq", "stderr", "z", "upper_from"}
+    assert set(mc.stats) >= {"n_samples", "mean_sq", "sample_var", "sample_bound_sq", "half_width_sq", "upper_from"}
+
+
+def test_verdict_never_decided_by_the_estimate():
+    # d = 3, three units, a negative output weight: the sampled interval is
+    # ~[0.285, 0.291] while the proven upper bound is ~1.56.  An eps between
+    # them is not certified either way.
+    A, b, w = _instance(113, k=3, d=3)
+    res = l2_error_monte_carlo(A, b, w, norm="l2-sphere", rng=np.random.default_rng(0), n_samples=200_000)
+    eps = 1.0
+    assert res.verdict(eps) == "unknown"
+    assert res.estimate.upper < eps < res.upper
+    assert res.confidence == 1.0 and not res.exact
+    # upper is the better of the two proven bounds
+    lam1 = l2_error_kernel(np.vstack([A, -w]), np.append(b, 1.0), w, norm="l2-sphere").upper
+    assert res.upper <= lam1 * (1 + 1e-12) and res.upper <= _sup_bound_ref(A, b, w, "relu") * (1 + 1e-12)
+    assert res.upper == res.stats["proven_upper"] == min(res.stats["proven_upper_kernel"], res.stats["proven_upper_sup"])
+    # every verdict follows the proven ends alone
+    for e in np.linspace(0.0, 2.0 * res.upper, 81):
+        assert res.verdict(e) == verdict(res.lower, res.upper, e)
+    d = res.to_dict()
+    assert (d["error_lower"], d["error_upper"], d["error_confidence"]) == (res.lower, res.upper, 1.0)
+    assert d["error_method"] == "monte-carlo" and d["error_estimate_method"] == "empirical-bernstein"
+    assert (d["error_estimate_lower"], d["error_estimate_upper"]) == (res.estimate.lower, res.estimate.upper)
+    assert d["error_estimate_confidence"] == 0.999
+    assert "error_estimate_lower" not in l2_error_kernel(A, b, w).to_dict()
+
+
+def test_proven_lower_bound_closed_form_and_exact_references():
+    # b < 0 everywhere: h <= 0, g = 0, and the error is ||f|| = ||w|| / sqrt(2) (Gaussian)
+    r = np.random.default_rng(31)
+    for d in (2, 3, 5):
+        A, w = r.normal(size=(4, d)), r.normal(size=d)
+        res = l2_error_monte_carlo(A, -r.uniform(0.1, 1, 4), w, rng=np.random.default_rng(0), n_samples=100)
+        assert res.lower == pytest.approx(np.linalg.norm(w) / math.sqrt(2), rel=1e-12)
+        assert res.lower <= np.linalg.norm(w) / math.sqrt(2) * (1 + 1e-15) <= res.upper
+    # never above the exact value: d = 2 circle, and d >= 3 with relu(h) = h
+    for t in range(60):
+        d = 2 if t % 2 else int(r.integers(3, 6))
+        near = t % 3 == 0
+        A, b, w = _instance(400 + t, k=int(r.integers(1, 6)), d=d, near_target=near)
+        b = np.abs(b)
+        if d == 2:
+            b[0] = -b[0]
+        for norm in NORMS:
+            res = l2_error_monte_carlo(A, b, w, norm=norm, rng=np.random.default_rng(t), n_samples=50, exact_when_possible=False)
+            exact = l2_error_kernel(A, b, w, norm=norm) if d > 2 else l2_error_circle(A, b, w, output="relu", norm=norm)
+            assert _contains(res.lower, res.upper, exact)
+            if d == 2:
+                assert res.stats["lower_from"] == "test-functions"
+
+
+def test_sup_bound_is_an_upper_bound_of_every_sample():
+    r = np.random.default_rng(32)
+    for t in range(30):
+        d = int(r.integers(2, 5))
+        A, b, w = _instance(500 + t, k=int(r.integers(1, 8)), d=d, near_target=bool(t % 2))
+        b[0] = -abs(b[0])
+        for output in ("relu", "linear"):
+            res = l2_error_monte_carlo(
+                A, b, w, output=output, norm="l2-sphere", rng=np.random.default_rng(t), n_samples=4000, exact_when_possible=False
+            )
+            B = res.stats["sample_bound_sq"]
+            assert res.stats["sample_max_sq"] <= B <= _sup_bound_ref(A, b, w, output) ** 2 * (1 + 1e-12)
+            Z = r.standard_normal((20_000, d))
+            X = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+            diff = forward(A, b, X, output) - target_values(w, X)
+            assert float(np.max(diff**2)) <= B
+    # units that cancel: the bound sees through relu(t) - relu(-t) = t
+    w = np.array([0.3, -0.4, 1.2])
+    E = np.eye(3)
+    A = np.vstack([E, -E])
+    b = np.concatenate([w, -w]) * (1 + 1e-3)  # h = 1.001 <w, x>
+    res = l2_error_monte_carlo(
+        A, b, w, output="linear", norm="l2-sphere", rng=np.random.default_rng(0), n_samples=100, exact_when_possible=False
+    )
+    # h - relu(<w, u>) = 1.001 <w, u> - relu(<w, u>): sup 1.001 ||w|| at u = -w / ||w||,
+    # while the crude bound is 1.001 ||w||_1 + ||w||
+    assert res.stats["sample_bound_sq"] == pytest.approx((1.001 * np.linalg.norm(w)) ** 2, rel=1e-12)
+
+
+def test_estimate_half_width_is_two_sided_maurer_pontil():
+    # Recompute the samples, their mean and variance, and the half-width from
+    # the closed form; a one-sided deviation (delta instead of delta / 2 per
+    # side) or a normal quantile would not match.
+    for seed, (k, d, norm, output, conf) in enumerate(
+        [(3, 3, "l2-sphere", "relu", 0.999), (5, 4, "l2-gaussian", "relu", 0.9), (4, 3, "l2-sphere", "linear", 0.99)]
+    ):
+        A, b, w = _instance(600 + seed, k=k, d=d)
+        b[0] = -abs(b[0])
+        n = 3000
+        res = l2_error_monte_carlo(
+            A, b, w, output=output, norm=norm, rng=np.random.default_rng(seed), n_samples=n, confidence=conf,
+            exact_when_possible=False,
+        )
+        Z = np.random.default_rng(seed).standard_normal((n, d))
+        U = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+        Y = (d if norm == "l2-gaussian" else 1) * (forward(A, b, U, output) - target_values(w, U)) ** 2
+        s = res.stats
+        assert s["n_samples"] == n and res.estimate.confidence == conf
+        assert s["mean_sq"] == pytest.approx(Y.mean(), rel=1e-12)
+        assert s["sample_var"] == pytest.approx(Y.var(ddof=1), rel=1e-10)
+        B = s["sample_bound_sq"]
+        half = _maurer_pontil_half_width(n, Y.var(ddof=1), B, conf)
+        assert s["half_width_sq"] == pytest.approx(half, rel=1e-9)
+        assert s["mc_upper"] ** 2 == pytest.approx(min(Y.mean() + half, B), rel=1e-9)
+        assert s["mc_lower"] ** 2 == pytest.approx(max(Y.mean() - half, 0.0), rel=1e-9, abs=1e-15)
+        # the estimate is the raw interval clipped into the proven one
+        assert res.estimate.lower == min(max(s["mc_lower"], res.lower), res.upper)
+        assert res.estimate.upper == min(max(s["mc_upper"], res.estimate.lower), res.upper)
+
+
+def test_estimate_coverage_against_exact_references():
+    # 200 independent runs each, few samples, at confidence 0.9: the interval
+    # must hold the exact value in at least 90% of them (a rigorous bound
+    # like this one essentially always).
+    conf, n, runs = 0.9, 200, 200
+    configs = []
+    A, b, w = _instance(700, k=5, d=2)
+    b[:2] = -np.abs(b[:2])
+    configs.append(((A, b, w), "relu", "l2-sphere", l2_error_circle(A, b, w, output="relu", norm="l2-sphere")))
+    A, b, w = _instance(701, k=4, d=3, near_target=True)
+    configs.append(((A, np.abs(b), w), "relu", "l2-gaussian", l2_error_kernel(A, np.abs(b), w, norm="l2-gaussian")))
+    A, b, w = _instance(702, k=6, d=3)
+    configs.append(((A, b, w), "linear", "l2-sphere", l2_error_kernel(A, b, w, norm="l2-sphere")))
+    seeds = np.random.SeedSequence(2024).spawn(runs)
+    for (A, b, w), output, norm, exact in configs:
+        raw_miss = est_miss = 0
+        for ss in seeds:
+            res = l2_error_monte_carlo(A, b, w, output=output, norm=norm, rng=np.random.default_rng(ss), n_samples=n,
+                                       confidence=conf, exact_when_possible=False)
+            raw_miss += not _contains(res.stats["mc_lower"], res.stats["mc_upper"], exact)
+            est_miss += not _contains(res.estimate.lower, res.estimate.upper, exact)
+            assert _contains(res.lower, res.upper, exact)  # proven: always
+        assert raw_miss <= (1 - conf) * runs and est_miss <= raw_miss
 
 
 def test_monte_carlo_reproducible():
@@ -196,24 +360,17 @@ def test_monte_carlo_reproducible():
     r1 = l2_error_monte_carlo(A, b, w, rng=np.random.default_rng(11), n_samples=20_000)
     r2 = l2_error_monte_carlo(A, b, w, rng=np.random.default_rng(11), n_samples=20_000)
     r3 = l2_error_monte_carlo(A, b, w, rng=np.random.default_rng(12), n_samples=20_000)
-    assert (r1.lower, r1.upper, r1.stats["mean_sq"]) == (r2.lower, r2.upper, r2.stats["mean_sq"])
+    assert (r1.lower, r1.upper, r1.stats["mean_sq"], r1.estimate) == (r2.lower, r2.upper, r2.stats["mean_sq"], r2.estimate)
     assert r1.stats["mean_sq"] != r3.stats["mean_sq"]
+    # the proven interval does not depend on the samples
+    assert (r1.lower, r1.upper) == (r3.lower, r3.upper)
     # the sample stream does not depend on the batch size, only the summation order does
     r4 = l2_error_monte_carlo(A, b, w, rng=np.random.default_rng(11), n_samples=20_000, batch=777)
     assert r4.stats["mean_sq"] == pytest.approx(r1.stats["mean_sq"], rel=1e-12)
     # Gaussian = d * sphere on the same samples
     rs = l2_error_monte_carlo(A, b, w, norm="l2-sphere", rng=np.random.default_rng(11), n_samples=20_000)
     assert r1.stats["mean_sq"] == pytest.approx(4 * rs.stats["mean_sq"], rel=1e-12)
-
-
-def test_monte_carlo_contains_high_sample_reference_d3():
-    A, b, w = _instance(21, k=10, d=3)
-    ref = l2_error_monte_carlo(A, b, w, rng=np.random.default_rng(999), n_samples=2_000_000, confidence=0.99999)
-    assert ref.gap < 0.01 * ref.upper
-    for seed in range(3):
-        mc = l2_error_monte_carlo(A, b, w, rng=np.random.default_rng(seed), n_samples=40_000, confidence=0.99999)
-        assert mc.lower <= ref.upper and ref.lower <= mc.upper
-        assert mc.gap > ref.gap  # fewer samples, wider interval
+    assert r1.upper == pytest.approx(2 * rs.upper, rel=1e-12)
 
 
 @pytest.mark.parametrize("near", [False, True])
@@ -223,15 +380,17 @@ def test_monte_carlo_upper_not_above_proven_bound(near):
         # |relu(h) - relu(<w,x>)| <= |h - <w,x>|, and h - <w,x> is the linear-output
         # network  sum b_k relu(<A_k,x>) + relu(<-w,x>)  minus relu(<w,x>)
         lin = l2_error_kernel(np.vstack([A, -w]), np.append(b, 1.0), w)
-        mc = l2_error_monte_carlo(A, b, w, rng=np.random.default_rng(seed), n_samples=20_000)
-        assert mc.upper <= lin.upper
-        assert mc.upper <= mc.stats["proven_upper"] <= mc.stats["proven_upper_lam1"] <= lin.upper * (1 + 1e-12)
-        assert mc.upper == min(mc.stats["mc_upper"], mc.stats["proven_upper"])
+        mc = l2_error_monte_carlo(A, b, w, rng=np.random.default_rng(seed), n_samples=2_000)
+        assert mc.upper <= mc.stats["proven_upper_lam1"] <= lin.upper * (1 + 1e-12)
+        assert mc.stats["proven_upper_kernel"] <= min(mc.stats["proven_upper_lam1"], mc.stats["proven_upper_lam0"])
+        assert mc.upper == mc.stats["proven_upper"] == min(mc.stats["proven_upper_kernel"], mc.stats["proven_upper_sup"])
+        assert mc.lower == mc.stats["proven_lower"]
+        assert mc.stats["upper_from"] in ("kernel-bound", "sup-bound")
+        assert mc.estimate.upper <= mc.upper
 
 
-def test_monte_carlo_uses_proven_upper_when_tighter():
-    # the target plus tiny noise units: the proven bound is nearly exact and
-    # beats a few thousand samples
+def test_monte_carlo_proven_bounds_near_exact():
+    # the target plus tiny noise units
     r = np.random.default_rng(8)
     w = r.normal(size=2)
     A = np.vstack([w, r.normal(size=(4, 2))])
@@ -240,8 +399,11 @@ def test_monte_carlo_uses_proven_upper_when_tighter():
     exact = l2_error_circle(A, b, w, output="relu", norm="l2-gaussian")
     mc = l2_error_monte_carlo(A, b, w, rng=np.random.default_rng(0), n_samples=2_000, confidence=0.99999)
     assert mc.stats["upper_from"] == "kernel-bound"
-    assert mc.confidence == 0.99999  # the lower end is still statistical
-    assert exact.lower <= mc.upper and mc.lower <= exact.upper
+    assert _contains(mc.lower, mc.upper, exact)
+    # both proven ends are tight here: the kernel bound is nearly exact, and so is
+    # the test function relu(<w, x>) below
+    assert mc.upper <= 1.001 * exact.upper and mc.lower >= 0.9 * exact.lower
+    assert mc.stats["lower_from"] == "test-functions"
 
 
 def test_monte_carlo_shortcut_and_linear_output():
@@ -249,17 +411,20 @@ def test_monte_carlo_shortcut_and_linear_output():
     bp = np.abs(b)
     short = l2_error_monte_carlo(A, bp, w, rng=np.random.default_rng(0))
     exact = l2_error_kernel(A, bp, w)
-    assert short.method == "kernel" and short.confidence == 1.0 and "shortcut" in short.stats
+    assert short.method == "kernel" and short.estimate is None and "shortcut" in short.stats
     assert (short.lower, short.upper) == (exact.lower, exact.upper)
-    # without the shortcut the sampled interval still holds the exact value
+    # without the shortcut: the proven interval is the exact kernel one, and
+    # the sampled interval still holds the exact value
     mc = l2_error_monte_carlo(A, bp, w, rng=np.random.default_rng(0), n_samples=30_000, confidence=0.99999, exact_when_possible=False)
-    assert mc.method == "monte-carlo"
-    assert mc.lower <= exact.upper and exact.lower <= mc.upper
+    assert mc.method == "monte-carlo" and mc.stats["upper_from"] == "kernel"
+    assert (mc.lower, mc.upper) == (exact.lower, exact.upper) and mc.exact
+    assert _contains(mc.stats["mc_lower"], mc.stats["mc_upper"], exact)
     lin = l2_error_monte_carlo(
         A, b, w, output="linear", rng=np.random.default_rng(1), n_samples=30_000, confidence=0.99999, exact_when_possible=False
     )
     ex_lin = l2_error_kernel(A, b, w)
-    assert lin.lower <= ex_lin.upper and ex_lin.lower <= lin.upper
+    assert (lin.lower, lin.upper) == (ex_lin.lower, ex_lin.upper)
+    assert _contains(lin.stats["mc_lower"], lin.stats["mc_upper"], ex_lin)
     # the empty network has g = 0 >= 0: exact ||w|| / sqrt(2)
     e = l2_error_monte_carlo(np.zeros((0, 3)), np.zeros(0), w, rng=np.random.default_rng(0))
     assert e.lower <= np.linalg.norm(w) / math.sqrt(2) <= e.upper
@@ -273,6 +438,33 @@ def test_monte_carlo_validation():
             l2_error_monte_carlo(A, b, w, rng=g, **kwargs)
 
 
+# --- the construction's L2 certificate in d = 3 (fast twin of the slow scan) --
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_construction_l2_relu_certifies_on_a_proven_bound(norm):
+    s = Setting(d=3, norm=norm)
+    r = solve(s, width=61, seed=2, eps=1.0, paradigm="weight")
+    d = r.to_dict()
+    assert d["ticket_error_method"] == "monte-carlo" and d["ticket_error_confidence"] == 1.0
+    est = d["ticket_error_estimate"]
+    assert est["method"] == "empirical-bernstein" and est["upper"] <= d["ticket_error_upper"]
+    # the certificate is the linearised kernel bound, recomputed here
+    A, b = r.masks.apply(r.instance.U, r.instance.v)
+    w = r.instance.w
+    proven = l2_error_kernel(np.vstack([A, -w]), np.append(b, 1.0), w, norm=norm).upper
+    assert r.error_upper == pytest.approx(proven, rel=1e-12)
+    assert d["ticket_error_lower"] <= d["ticket_error_upper"] <= proven * (1 + 1e-12)
+    # an eps the sample clears but the proof does not is not certified
+    assert est["upper"] < proven
+    eps = 0.5 * (est["upper"] + proven)
+    tight = solve(s, width=61, seed=2, eps=eps, paradigm="weight")
+    assert tight.certified == verdict(0.0, tight.error_upper, eps) == "unknown"
+    assert tight.outcome.method_status == "no"
+    ok = solve(s, width=61, seed=2, eps=proven * (1 + 1e-9), paradigm="weight")
+    assert ok.certified == "yes"
+
+
 # --- dispatch ----------------------------------------------------------------
 
 
@@ -284,6 +476,7 @@ def test_network_error_dispatches_to_l2():
     relu1 = network_error(A, b, w, norm="l2-sphere", output="relu", rng=5, n_samples=5_000)
     relu2 = network_error(A, b, w, norm="l2-sphere", output="relu", rng=5, n_samples=5_000, confidence=0.99)
     assert relu1.method == "monte-carlo" and relu1.stats["n_samples"] == 5_000
-    assert relu2.confidence == 0.99 and relu2.stats["mean_sq"] == relu1.stats["mean_sq"]
+    assert relu2.estimate.confidence == 0.99 and relu2.stats["mean_sq"] == relu1.stats["mean_sq"]
+    assert relu1.confidence == relu2.confidence == 1.0 and (relu1.lower, relu1.upper) == (relu2.lower, relu2.upper)
     direct = l2_error_monte_carlo(A, b, w, norm="l2-sphere", rng=np.random.default_rng(5), n_samples=5_000)
     assert (direct.lower, direct.upper) == (relu1.lower, relu1.upper)

@@ -64,7 +64,9 @@ class SolveResult:
             "ticket_error_lower": ticket.lower if ticket else None,
             "ticket_error_upper": ticket.upper if ticket else None,
             "ticket_error_method": ticket.method if ticket else None,
-            "ticket_error_confidence": ticket.confidence if ticket else None,
+            "ticket_error_confidence": ticket.confidence if ticket else None,  # of [lower, upper]: proven, 1.0
+            # a sampled ticket's statistical interval, beside the proven one; never a certificate
+            "ticket_error_estimate": ticket.estimate.to_dict() if ticket and ticket.estimate else None,
             "stats": o.stats,
             "version": __version__,
         }

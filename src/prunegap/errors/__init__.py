@@ -1,15 +1,28 @@
 """Errors of pruned networks against their target, always as [lower, upper].
 
-=========  ========  =====================================================
-norm       d         method
-=========  ========  =====================================================
-sup        1         exact: the sphere is {-1, +1}
-sup        2         exact breakpoint method (:mod:`.circle`)
-sup        >= 3      certified branch and bound on the sphere (:mod:`.sphere`)
-l2-*       any       exact arc-cosine kernel for a linear output (:mod:`.l2`)
-l2-*       2         exact angular integration for a relu output
-l2-*       >= 3      Monte Carlo with a stated confidence for a relu output
-=========  ========  =====================================================
+[lower, upper] is always PROVEN (up to float-rounding allowances), and
+``ErrorBound.verdict`` decides on it alone.  Only the L2 error of a relu
+output in d >= 3 is also sampled: its Monte Carlo interval is kept apart as
+``ErrorBound.estimate`` (an :class:`Estimate` with its confidence and method),
+a statistical statement that never decides a verdict.
+
+=========  ========  ==============================  =========================
+norm       d         proven [lower, upper]           statistical ``estimate``
+=========  ========  ==============================  =========================
+sup        1         exact: the sphere is {-1, +1}   none
+sup        2         exact breakpoint method         none
+                     (:mod:`.circle`)
+sup        >= 3      certified branch and bound on   none
+                     the sphere (:mod:`.sphere`)
+l2-*       any       exact arc-cosine kernel for a   none
+                     linear output (:mod:`.l2`)
+l2-*       2         exact angular integration for   none
+                     a relu output
+l2-*       >= 3      relu output: test-function      empirical Bernstein
+                     lower and kernel upper bounds   interval on Monte Carlo
+                                                     samples, at its stated
+                                                     confidence
+=========  ========  ==============================  =========================
 
 All functions here are positively 1-homogeneous, so the sup over the unit
 ball is the sup over the unit sphere, and the Gaussian L2 error is sqrt(d)
@@ -26,10 +39,10 @@ from .._validation import as_generator, check_choice, check_positive_float
 from ..masks import Masks
 from ..network import Instance
 from ..setting import NORMS, OUTPUTS
-from ._bound import VERDICTS, ErrorBound, verdict
+from ._bound import VERDICTS, ErrorBound, Estimate, verdict
 from .circle import l2_error_circle, sup_error_circle
 
-__all__ = ["ErrorBound", "verdict", "VERDICTS", "network_error", "evaluate", "forward", "target_values"]
+__all__ = ["ErrorBound", "Estimate", "verdict", "VERDICTS", "network_error", "evaluate", "forward", "target_values"]
 
 DEFAULT_TOL = 1e-6  # absolute width of a certified sup interval in d >= 3
 
@@ -75,7 +88,8 @@ def network_error(
     ``tol`` is the largest gap upper - lower the caller accepts where the
     answer is not exact; with ``eps`` given, a certified evaluation may stop
     as soon as the interval decides ``<= eps`` either way.  ``rng`` seeds the
-    Monte Carlo estimate (the only random method).
+    Monte Carlo estimate (the only random method; it only fills
+    ``ErrorBound.estimate``, never the proven [lower, upper]).
     """
     check_choice("output", output, OUTPUTS)
     check_choice("norm", norm, NORMS)

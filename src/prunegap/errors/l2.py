@@ -14,15 +14,35 @@ For x ~ N(0, I_d) and the angle theta between a and b,
 the degree-1 arc-cosine kernel halved.  A linear-output difference
 h - f = sum_j c_j relu(<a_j, x>) therefore has E (h - f)^2 = c' K c exactly.
 
-A relu output has no closed form, so :func:`l2_error_monte_carlo` samples it,
-and caps the statistical upper end with a proven one: relu is 1-Lipschitz and
-relu(t) = f whenever t = relu(<w, x>) - lam relu(<-w, x>) with lam >= 0, so
+A relu output has no closed form.  :func:`l2_error_monte_carlo` returns
+PROVEN bounds as [lower, upper], and these alone decide a verdict:
 
-    |relu(h) - f| <= |h - relu(<w, x>) + lam relu(<-w, x>)|   pointwise,
+* above: relu is 1-Lipschitz and relu(t) = f whenever
+  t = relu(<w, x>) - lam relu(<-w, x>) with lam >= 0, so
 
-and the right side is a linear-output network whose L2 norm is exact through
-the kernel; it is minimised over lam >= 0 in closed form (lam = 1 is
-|h - <w, x>|, lam = 0 is the linear-output error itself).
+      |relu(h) - f| <= |h - relu(<w, x>) + lam relu(<-w, x>)|   pointwise,
+
+  and the right side is a linear-output network whose L2 norm is exact
+  through the kernel; it is minimised over lam >= 0 in closed form (lam = 1
+  is |h - <w, x>|, lam = 0 is the linear-output error itself);
+* below: ||g - f|| >= E[(g - f) phi] / ||phi|| for test functions phi >= 0,
+  bounded through h <= relu(h) <= h_+ by kernel-exact quantities
+  (:func:`_proven_relu_bounds`).
+
+Beside them it returns a STATISTICAL interval, ``ErrorBound.estimate``: the
+two-sided empirical Bernstein bound (Maurer & Pontil 2009, Thm 4) on the
+sampled mean of the bounded (g - f)^2, rigorous at its stated confidence on
+every instance (no normal approximation), but never a certificate.
+
+=================  ==========================  ============================
+case               proven [lower, upper]       statistical ``estimate``
+=================  ==========================  ============================
+linear output      exact kernel                (only without the shortcut)
+relu, all b >= 0   exact kernel (relu(h) = h)  (only without the shortcut)
+relu, d = 2        exact angular integration   none (:mod:`.circle`)
+relu, d >= 3       test-function lower bound,  empirical Bernstein
+                   kernel upper bound
+=================  ==========================  ============================
 """
 
 from __future__ import annotations
@@ -35,7 +55,7 @@ import numpy as np
 from .._validation import as_generator, check_choice, check_int
 from ..exceptions import InvalidArgument
 from ..setting import OUTPUTS
-from ._bound import ErrorBound
+from ._bound import ErrorBound, Estimate
 
 __all__ = ["arccos_kernel", "l2_error_kernel", "l2_error_monte_carlo"]
 
@@ -179,16 +199,27 @@ def l2_error_kernel(A: Any, b: Any, w: Any, *, norm: str = "l2-gaussian") -> Err
     )
 
 
-def _proven_relu_upper(A: np.ndarray, b: np.ndarray, w: np.ndarray, norm: str) -> dict[str, float]:
-    """Proven upper bounds on ||relu(h) - f|| through linear-output networks.
+def _proven_relu_bounds(A: np.ndarray, b: np.ndarray, w: np.ndarray, norm: str) -> dict[str, float]:
+    """Proven bounds on ||relu(h) - f|| through linear-output networks.
 
-    With c0 = (b, -1, 0) on units (A, w, -w) and e = (0, 0, 1):
+    Upper: with c0 = (b, -1, 0) on units (A, w, -w) and e = (0, 0, 1),
     ||h - relu(<w,x>) + lam relu(<-w,x>)||^2 = e0 + 2 lam p + lam^2 q, where
     e0 = c0'Kc0, p = c0'Ke, q = e'Ke = ||w||^2 / 2.  Minimised at
     lam* = max(0, -p / q).
+
+    Lower, by test functions: for any phi >= 0 with ||phi|| > 0,
+    Cauchy-Schwarz gives ||g - f|| >= |E[(g - f) phi]| / ||phi||.  Pointwise
+    h <= g = relu(h) <= h_+ := sum_{b_k > 0} b_k relu(<A_k, x>) (h_+ >= 0 and
+    h_+ >= h), so E[(g - f) phi] >= E[(h - f) phi] and
+    E[(f - g) phi] >= E[(f - h_+) phi], and both right sides are exact through
+    the kernel when phi is a nonnegative combination of units.  The phi tried:
+    each unit relu(<u, x>), u in (A, w, -w), and h_+ and h_- (the units with
+    b_k < 0, weighted by |b_k|).  Numerators lose their rounding allowance and
+    denominators gain theirs, so the quotient stays a lower bound.
     """
     d = w.shape[0]
     units = np.vstack([A, w[None, :], -w[None, :]])
+    n_u = units.shape[0]
     K = arccos_kernel(units, units)
     c0 = np.concatenate([b, [-1.0, 0.0]])
     e = np.zeros_like(c0)
@@ -201,17 +232,106 @@ def _proven_relu_upper(A: np.ndarray, b: np.ndarray, w: np.ndarray, norm: str) -
     wn = float(np.linalg.norm(w))
 
     def upper(sq: float, lam_: float) -> float:
-        slack = _rounding_slack(units.shape[0], d, base + lam_ * wn)
+        slack = _rounding_slack(n_u, d, base + lam_ * wn)
         if norm == "l2-sphere":
             sq, slack = sq / d, slack / d
         return math.sqrt(max(sq, 0.0) + slack)
+
+    # Test functions: every unit (phi = relu(<u, x>), its own Gram diagonal),
+    # then h_+ and h_- as nonnegative coefficient columns on the units.
+    k = A.shape[0]
+    C = np.zeros((n_u, 2))
+    C[:k, 0] = np.maximum(b, 0.0)
+    C[:k, 1] = np.maximum(-b, 0.0)
+    cp = np.concatenate([np.maximum(b, 0.0), [-1.0, 0.0]])  # h_+ - f
+    Kc0, Kcp = K @ c0, K @ cp
+    r0 = np.concatenate([Kc0, C.T @ Kc0])  # E[(h - f) phi]
+    rp = np.concatenate([Kcp, C.T @ Kcp])  # E[(h_+ - f) phi]
+    phi_sq = np.concatenate([np.diag(K), np.einsum("it,it->t", C, K @ C)])
+    scale = np.concatenate([unit_norms, C.T @ unit_norms])  # sum |coef| ||unit|| of each phi
+    num = np.maximum(r0, -rp)
+    # the bilinear forms' rounding, as in _rounding_slack with one factor per side
+    rel = 4.0 * (n_u + d + 16) * _EPS
+    num_low = num - rel * base * scale
+    den_high = np.sqrt(phi_sq + rel * scale * scale)
+    ok = (num_low > 0) & (den_high > 0)
+    lower = float(np.max(num_low[ok] / den_high[ok])) if np.any(ok) else 0.0
+    if norm == "l2-sphere":
+        lower /= math.sqrt(d)  # every product is 2-homogeneous: E_sphere = E_gauss / d
+    lower *= 1.0 - 16.0 * _EPS  # the last divisions and square roots
 
     return {
         "bound": upper(best_sq, lam),
         "lam": lam,
         "bound_lam1": upper(e0 + 2.0 * p + q, 1.0),  # the |h - <w, x>| bound
         "bound_lam0": upper(e0, 0.0),  # the linear-output error itself
+        "lower": lower,
     }
+
+
+def _sup_of_network(U: np.ndarray, c: np.ndarray) -> float:
+    """A proven bound on sup_{||u|| = 1} |sum_j c_j relu(<U_j, u>)|.
+
+    relu(t) = (t + |t|) / 2, and |<U_j, u>| = ||U_j|| |<n_G, u>| for the
+    direction n_G = +-U_j / ||U_j|| shared by a group G of (anti)parallel
+    rows.  So the sum is <m, u> + sum_G c_G |<n_G, u>| with
+    m = sum_j c_j U_j / 2 and c_G = sum_{j in G} c_j ||U_j|| / 2, and by
+    Cauchy-Schwarz its modulus is at most ||m|| + sum_G |c_G|.  Cancelling
+    groups (a target written as relu(<w, x>) - relu(<-w, x>), or a
+    construction's units on +-e_j) make this far below sum_j |c_j| ||U_j||.
+    Rows are grouped on exactly equal float directions; the allowance covers
+    the rounding and directions that agree only to the last bit.
+    """
+    norms = np.linalg.norm(U, axis=1)
+    live = norms > 0
+    U, c, norms = U[live], c[live], norms[live]
+    if U.shape[0] == 0:
+        return 0.0
+    n = U / norms[:, None]
+    lead = n[np.arange(n.shape[0]), np.argmax(n != 0, axis=1)]  # first nonzero entry
+    n = n * np.sign(lead)[:, None]
+    _, group = np.unique(n, axis=0, return_inverse=True)
+    c_g = np.bincount(group.reshape(-1), weights=c * norms / 2.0)
+    m = (c / 2.0) @ U
+    scale = float(np.abs(c) @ norms)
+    bound = float(np.linalg.norm(m)) + float(np.abs(c_g).sum())
+    return min(bound, scale) + 4.0 * (U.shape[0] + U.shape[1] + 8) * _EPS * scale
+
+
+def _sup_bound(A: np.ndarray, b: np.ndarray, w: np.ndarray, output: str) -> float:
+    """A proven bound on sup |g(u) - f(u)| over the unit sphere.
+
+    Linear output: g - f is the network (b, -1) on the units (A, w).  Relu
+    output: relu is 1-Lipschitz and relu(t) = f for t = relu(<w, u>) - lam
+    relu(<-w, u>), lam >= 0, so |g - f| <= |h - t|, a network on (A, w, -w)
+    with coefficients (b, -1, lam); lam = 0 and lam = 1 are tried.  Also
+    0 <= relu(<a, u>) <= ||a||, so g lies in [0, P] with
+    P = sum_{b_k > 0} b_k ||A_k||, f in [0, ||w||], and |g - f| <= max(P, ||w||).
+    A linear output has h in [-N, P] with N = sum_{b_k < 0} |b_k| ||A_k||,
+    so |g - f| <= max(P, N + ||w||).
+    """
+    an = np.linalg.norm(A, axis=1)
+    P, N = float(np.maximum(b, 0.0) @ an), float(np.maximum(-b, 0.0) @ an)
+    wn = float(np.linalg.norm(w))
+    crude = (max(P, wn) if output == "relu" else max(P, N + wn)) * (1.0 + 4.0 * (A.shape[0] + 8) * _EPS)
+    if output == "linear":
+        return min(crude, _sup_of_network(np.vstack([A, w[None, :]]), np.append(b, -1.0)))
+    units = np.vstack([A, w[None, :], -w[None, :]])
+    return min(crude, *(_sup_of_network(units, np.append(b, [-1.0, lam])) for lam in (0.0, 1.0)))
+
+
+def _bernstein_half_width(n: int, sample_var: float, bound: float, confidence: float) -> float:
+    """Two-sided empirical Bernstein deviation for the mean of Y in [0, bound].
+
+    Maurer & Pontil (2009), Theorem 4: for n >= 2 i.i.d. Z_i in [0, 1] and
+    delta in (0, 1), with probability >= 1 - delta,
+    E Z <= mean + sqrt(2 V_n ln(2/delta) / n) + 7 ln(2/delta) / (3 (n - 1)),
+    V_n the unbiased sample variance.  Applied to Z = Y / bound and to
+    1 - Z at delta / 2 each (a union bound), both sides hold together with
+    probability >= confidence = 1 - delta; so the log term is ln(4 / delta).
+    """
+    log_term = math.log(4.0 / (1.0 - confidence))
+    return math.sqrt(2.0 * max(sample_var, 0.0) * log_term / n) + 7.0 * bound * log_term / (3.0 * (n - 1))
 
 
 def _default_batch(k: int, d: int) -> int:
@@ -232,28 +352,35 @@ def l2_error_monte_carlo(
     batch: int | None = None,
     exact_when_possible: bool = True,
 ) -> ErrorBound:
-    """L2 error of g(x) = out(sum_k b_k relu(<A_k, x>)) against relu(<w, x>) by Monte Carlo.
+    """L2 error of g(x) = out(sum_k b_k relu(<A_k, x>)) against relu(<w, x>):
+    proven bounds, plus a Monte Carlo estimate.
 
-    Samples u uniform on S^{d-1} (normalised Gaussian vectors drawn from
-    ``rng``, ``batch`` rows at a time) and estimates m = E Y with
+    ``lower`` / ``upper`` are proven, and decide :meth:`ErrorBound.verdict`:
+    for a relu output the test-function lower bound and the lam-minimised
+    kernel upper bound of :func:`_proven_relu_bounds`; for a linear output, or
+    a relu output with all kept b_k >= 0 (so relu(h) = h), the exact kernel
+    interval of :func:`l2_error_kernel`.  The upper end is also capped by
+    the sup bound sqrt(B) below (an L2 error is at most the sup);
+    ``stats["lower_from"]`` and ``stats["upper_from"]`` say which held.
+
+    ``estimate`` is statistical.  Samples u uniform on S^{d-1} (normalised
+    Gaussian vectors drawn from ``rng``, ``batch`` rows at a time) give
     Y = (g(u) - f(u))^2 for ``"l2-sphere"`` and Y = d (g(u) - f(u))^2 for
     ``"l2-gaussian"`` (E_gauss = d E_sphere by homogeneity; sampling the
-    sphere removes the chi^2 radial noise and keeps Y bounded).  With the
-    sample mean m_n, standard error s_n and z = Phi^{-1}((1 + confidence)/2),
-    the interval for m is [max(m_n - z s_n, 0), m_n + z s_n] (CLT), and the
-    returned interval is its square root.
-
-    For a relu output the upper end is replaced by the proven bound
-    min_{lam >= 0} ||h - relu(<w,x>) + lam relu(<-w,x>)|| (exact via the
-    kernel, plus rounding slack) when that is smaller; for a linear output
-    by the exact kernel error.  ``confidence`` stays the Monte Carlo level
-    because the lower end is statistical.  ``stats["upper_from"]`` says
-    which upper end was used.
+    sphere removes the chi^2 radial noise).  Y lies in [0, B] with
+    B = factor * :func:`_sup_bound` ^ 2, so the two-sided empirical
+    Bernstein interval (:func:`_bernstein_half_width`) around the sample mean,
+    cut to [0, B], holds E Y with probability >= ``confidence`` for every
+    distribution -- no normal approximation.  Its square root, clipped into
+    the proven [lower, upper], is ``estimate`` (method
+    ``"empirical-bernstein"``); clipping keeps it a statement of the same
+    confidence, never a proof.  ``stats`` keeps the raw interval
+    (``mc_lower``, ``mc_upper``) and its inputs (``n_samples``, ``mean_sq``,
+    ``sample_var``, ``sample_bound_sq``, ``half_width_sq``).
 
     With ``exact_when_possible`` (default), when g equals the linear-output
-    network -- a linear output, or all kept b_k >= 0 so that h >= 0 -- the
-    exact :func:`l2_error_kernel` result is returned instead (method
-    ``"kernel"``, confidence 1, ``stats["shortcut"]`` set).
+    network the exact :func:`l2_error_kernel` result is returned instead
+    (method ``"kernel"``, no estimate, ``stats["shortcut"]`` set).
 
     The same ``rng`` state and arguments give the same answer.
     """
@@ -277,12 +404,33 @@ def l2_error_monte_carlo(
         reason = "linear output" if output == "linear" else "all output weights >= 0, so relu(h) = h"
         return ErrorBound(res.lower, res.upper, "kernel", stats={**res.stats, "shortcut": reason})
 
-    from scipy.stats import norm as _normal
-
+    # The proven interval, which alone decides.
+    proven: dict[str, float] = {}
+    if output == "relu":
+        proven = _proven_relu_bounds(A, b, w, norm)
+        proven_lower, proven_upper = proven["lower"], proven["bound"]
+        lower_from, upper_from = "test-functions", "kernel-bound"
+    else:
+        proven_lower, proven_upper = math.inf, math.inf
+    if linear_equivalent:
+        kern = l2_error_kernel(A, b, w, norm=norm)
+        proven_lower = kern.lower if output == "linear" else max(proven_lower, kern.lower)
+        proven_upper = min(proven_upper, kern.upper)
+        lower_from = upper_from = "kernel"
+    # Y = factor (g - f)^2 <= y_bound on the sphere (tau: room for rounding),
+    # and an L2 error is at most the sup: sqrt(E Y) <= sqrt(y_bound).
     factor = float(d) if norm == "l2-gaussian" else 1.0
+    tau = 4.0 * (k + d + 8) * _EPS
+    y_bound = factor * _sup_bound(A, b, w, output) ** 2 * (1.0 + tau)
+    proven_upper_kernel = proven_upper
+    if math.sqrt(y_bound) < proven_upper:
+        proven_upper, upper_from = math.sqrt(y_bound), "sup-bound"
+    proven_lower = min(proven_lower, proven_upper)  # equal truths; only rounding could cross them
+
     AT = A.T
     # Chan et al.'s pairwise merge of (count, mean, M2): stable for large n.
-    n_tot, mean, m2 = 0, 0.0, 0.0
+    n_tot, mean, m2, n_batches = 0, 0.0, 0.0, 0
+    y_max = 0.0
     worst_abs, worst_u, worst_val = -1.0, None, 0.0
     remaining = n_samples
     while remaining > 0:
@@ -303,37 +451,47 @@ def l2_error_monte_carlo(
         mean += delta * m / n_new
         m2 += bm2 + delta * delta * n_tot * m / n_new
         n_tot = n_new
+        n_batches += 1
+        y_max = max(y_max, float(Y.max()))
         i = int(np.argmax(np.abs(diff)))
         if abs(diff[i]) > worst_abs:
             worst_abs, worst_u, worst_val = float(abs(diff[i])), U[i].copy(), float(diff[i])
 
-    var = m2 / (n_tot - 1)
-    stderr = math.sqrt(max(var, 0.0) / n_tot)
-    z = float(_normal.ppf(0.5 + 0.5 * confidence))
-    lo_sq = max(mean - z * stderr, 0.0)
-    hi_sq = max(mean + z * stderr, 0.0)
-    mc_lower, mc_upper = math.sqrt(lo_sq), math.sqrt(hi_sq)
-
-    if output == "relu":
-        proven = _proven_relu_upper(A, b, w, norm)
-        proven_upper = proven["bound"]
-    else:
-        proven = {}
-        proven_upper = l2_error_kernel(A, b, w, norm=norm).upper
-    upper_from = "kernel-bound" if proven_upper < mc_upper else "monte-carlo"
-    upper = min(mc_upper, proven_upper)
-    # The proven end can fall below the statistical lower end only by chance.
-    lower = min(mc_lower, upper)
+    var = max(m2 / (n_tot - 1), 0.0)
+    # Float rounding, so that the interval is the one the exact samples give:
+    # each computed Y_i is within tau * B of the exact one (normalisation, k + d
+    # products and sums), and the mean and M2 sums (pairwise within a batch,
+    # one merge per batch) lose at most sum_rel relative to B and to M2.  The
+    # sample standard deviation is 1-Lipschitz in ||Y - Y'||_2 / sqrt(n - 1),
+    # so the exact samples' one is at most sd_high.
+    sum_rel = 4.0 * (math.log2(n_tot) + n_batches + 8) * _EPS
+    mean_slack = (tau + sum_rel) * y_bound
+    sd_high = math.sqrt(var) * (1.0 + sum_rel) + 2.0 * tau * y_bound
+    half = _bernstein_half_width(n_tot, sd_high * sd_high, y_bound, confidence)
+    lo_sq = max(mean - half - mean_slack, 0.0)
+    hi_sq = min(mean + half + mean_slack, y_bound)
+    mc_lower, mc_upper = math.sqrt(lo_sq), math.sqrt(max(hi_sq, lo_sq))
+    # E Y is in [proven_lower^2, proven_upper^2] for sure, so clipping keeps the confidence.
+    est_lower = min(max(mc_lower, proven_lower), proven_upper)
+    est_upper = min(max(mc_upper, est_lower), proven_upper)
 
     stats: dict[str, Any] = {
         "n_samples": n_tot,
         "mean_sq": mean,
-        "stderr": stderr,
-        "z": z,
+        "sample_var": var,
+        "stderr": math.sqrt(var / n_tot),
+        "sample_bound_sq": y_bound,
+        "sample_max_sq": y_max,
+        "half_width_sq": half,
+        "mean_slack_sq": mean_slack,
+        "lower_from": lower_from,
         "upper_from": upper_from,
         "mc_lower": mc_lower,
         "mc_upper": mc_upper,
+        "proven_lower": proven_lower,
         "proven_upper": proven_upper,
+        "proven_upper_kernel": proven_upper_kernel,
+        "proven_upper_sup": math.sqrt(y_bound),
         "kept_units": k,
     }
     if proven:
@@ -346,11 +504,11 @@ def l2_error_monte_carlo(
         )
     witness = None if worst_u is None else worst_u[None, :]
     return ErrorBound(
-        lower=lower,
-        upper=upper,
+        lower=proven_lower,
+        upper=proven_upper,
         method="monte-carlo",
-        confidence=confidence,
         witnesses=witness,
         witness_values=None if worst_u is None else np.array([worst_val]),
         stats=stats,
+        estimate=Estimate(est_lower, est_upper, confidence, "empirical-bernstein", n_tot),
     )

@@ -34,21 +34,34 @@ used by ``"auto"`` when installed) rebuilds the model each round in
 milliseconds and, on these subset-sum-like programs, proves "no" and finds
 "yes" several times faster (clause learning; see benchmarks/bench_neuron.py).
 
-Soundness.  HiGHS accepts violations up to its feasibility tolerance
-(1e-9 here), so infeasibility is proven for the looser system at
-eps + ``no_margin`` (1e-6 by default): the certificate reads "no mask
-reaches eps + margin", and the reported error_lower is eps + margin / 2,
-leaving the solver's tolerance three orders of magnitude of room.  CP-SAT
-works in exact integer arithmetic on rows rounded outwards (a relaxation of
-the same system, see :class:`SatModel`), so its proofs need no tolerance at
-all; the same margin is kept so that both backends state the same claim.
-A candidate whose error lies in (eps, eps + margin] cannot be cut off by a
-point; it is forbidden by a no-good row instead, which is valid because the
-evaluator certified that mask's error above eps.  A "yes" is never taken
-from the solver: the mask is re-evaluated by
-:func:`prunegap.errors.network_error`.  Minimal errors bisect on the level
-with the same loop: proofs raise the lower end, certified masks lower the
-upper end.
+Soundness.  A "no" says: the sampled system at the level L = eps +
+``no_margin`` (1e-6 by default) has no 0/1 solution, so no mask reaches L
+at the sampled points, hence on the sphere; the reported error_lower is
+eps + margin / 2 (or a no-good's certified error, if smaller; see below).
+What the infeasibility rests on depends on the backend:
+
+- ``"cpsat"``: CP-SAT's proof, in exact integer arithmetic, on rows rounded
+  outwards (:class:`SatModel`: for every 0/1 choice, each integer row, the
+  short d = 2 rows included, is implied by the real point rows), so the
+  proof needs no solver tolerance at all;
+- ``"highs"``: never HiGHS's own "infeasible" (it works to a feasibility
+  tolerance, 1e-9 here, in floating point).  The same system (sample,
+  width, level, active no-goods, at-most-one rows) is handed to CP-SAT
+  (:meth:`SatModel.of_points`): its proof makes the "no" (``stats["proof"]``
+  "sample-infeasible (highs, verified by cpsat)"), a solution it finds is a
+  candidate like any other, and a CP-SAT limit (or no OR-Tools) makes the
+  answer "unknown" with limit "unverified_infeasible".  So both backends'
+  "no" rest on the same exact proof; HiGHS only proposes candidates.
+
+The margin is kept so that every "no" states the same claim and leaves room
+for the float rounding of the coefficients themselves.  A candidate whose
+error lies in (eps, eps + margin] cannot be cut off by a point; it is
+forbidden by a no-good row instead, which is valid because the evaluator
+certified that mask's error above eps (its certified lower error then caps
+error_lower).  A "yes" is never taken from the solver: the mask is
+re-evaluated by :func:`prunegap.errors.network_error`.  Minimal errors
+bisect on the level with the same loop: proofs raise the lower end,
+certified masks lower the upper end.
 
 Every answer is a pure function of (instance, eps, options): the sample is
 deterministic (a grid in d = 2, a seeded stream otherwise), both solvers run
@@ -178,7 +191,7 @@ class MIPOptions:
 
     backend: str = "auto"  # "highs", "cpsat" (OR-Tools, when installed) or "auto" (cpsat if installed)
     node_limit: int = 1_000_000  # HiGHS: branch-and-bound nodes of all MIP solves of one decision
-    conflict_limit: int = 5_000_000  # CP-SAT: conflicts of all solves of one decision
+    conflict_limit: int = 5_000_000  # CP-SAT: conflicts of all solves of one decision (HiGHS: of its re-proofs)
     workers: int = 1  # CP-SAT threads (1: deterministic)
     sat_strategy: str = "lp"  # CP-SAT: "portfolio" (interleaved subsolvers), "sat" (no LP), "lp"
     max_rounds: int = 400  # cutting-plane rounds of one decision
@@ -471,6 +484,7 @@ class PointMIP:
         self.f = np.zeros(0)
         self.rows = np.zeros(0, np.int64)  # model row of each point
         self.nogoods: list[tuple[int, int, float]] = []  # (row, |S|, the mask's certified lower error)
+        self.nogood_masks: list[np.ndarray] = []  # the forbidden masks, over the columns of their time
         self.target = self.level
         self.n_rows = 0
         self.width = 0
@@ -563,6 +577,7 @@ class PointMIP:
         idx = np.arange(x.shape[0], dtype=np.int32)
         self.h.addRow(float(1 - size), self.inf, x.shape[0], idx, coef)
         self.nogoods.append((self.n_rows, size, float(certified_lower)))
+        self.nogood_masks.append(S.copy())
         self.n_rows += 1
 
     def set_width(self, width: int) -> None:
@@ -629,6 +644,21 @@ class SatModel:
         self.n_units = 0
         self.local_thetas: np.ndarray | None = None  # d = 2: centres and half-widths of the short rows
         self.local_deltas: np.ndarray | None = None
+
+    @classmethod
+    def of_points(cls, m: PointMIP, *, workers: int = 1, strategy: str = "lp") -> "SatModel":
+        """The system a HiGHS model holds now, for CP-SAT to re-prove: the same columns, sample,
+        width, level, active no-goods and at-most-one rows (``solve`` builds all of them)."""
+        sat = cls(m.d, m.w, m.output, m.design, level=m.level, workers=workers, strategy=strategy)
+        if "target_values" in m.__dict__:  # a network target (solvers/targets.py): no one-neuron local rows
+            sat.target_values = m.target_values  # type: ignore[method-assign]
+        sat.target = m.target
+        sat.A, sat.b, sat.unit, sat.pat = m.A, m.b, m.unit, m.pat
+        sat.X, sat.f = m.X, m.f
+        sat.H = sat._values(m.X, m.A, m.b) if m.A.shape[0] else np.zeros((m.X.shape[0], 0))
+        sat.nogoods = [(x, size, bad) for x, (_, size, bad) in zip(m.nogood_masks, m.nogoods)]
+        sat.width, sat.n_units = m.width, m.n_units
+        return sat
 
     def _values(self, X: np.ndarray, A: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self.design.values(X, A, b)
@@ -785,6 +815,7 @@ class _Budget:
     rounds: int
     deadline: float | None
     work_name: str = "node_limit"
+    verify: int = 0  # HiGHS backend: CP-SAT conflicts left for re-proving its "infeasible"
 
     def time_left(self) -> float | None:
         return None if self.deadline is None else max(0.0, self.deadline - time.perf_counter())
@@ -811,6 +842,10 @@ class _Stats:
     local_moves: int = 0  # moves of the tabu search
     local_candidates: int = 0  # its choices with no violation on the sample (each then certified or cut)
     seconds_local: float = 0.0
+    verifications: int = 0  # HiGHS backend: its "infeasible" re-proved by CP-SAT
+    verify_conflicts: int = 0
+    verify_candidates: int = 0  # ... where CP-SAT found a solution instead
+    seconds_verify: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -833,6 +868,7 @@ class CuttingPlaneSolver:
         self.target_values: Callable[[np.ndarray], np.ndarray] | None = None  # f(X) of a network target
         self.backend = opts.resolved_backend()
         self.stats = _Stats()
+        self.local_grid: tuple[np.ndarray, np.ndarray] | None = None  # d = 2: (thetas, deltas) of the short rows
 
     # -- helpers -------------------------------------------------------------
     def extend_units(self, U: np.ndarray, v: np.ndarray) -> None:
@@ -851,11 +887,13 @@ class CuttingPlaneSolver:
                 self.model.target_values = self.target_values  # type: ignore[method-assign]
             X0 = initial_points(self.setting, self.w, self.seed, self.eps, self.opts)
             self.model.add_points(X0)
-            if isinstance(self.model, SatModel) and self.setting.d == 2 and self.opts.local_rows:
+            if self.setting.d == 2 and self.opts.local_rows:
+                # CP-SAT's short rows, centred on the first grid (also for re-proving a HiGHS "infeasible")
                 step = _TWO_PI / X0.shape[0]
-                self.model.local_thetas = np.arctan2(X0[:, 1], X0[:, 0])
                 deltas = step * np.array(_LOCAL_SCALES[: self.opts.local_rows])
-                self.model.local_deltas = deltas[deltas < 0.45 * np.pi]
+                self.local_grid = (np.arctan2(X0[:, 1], X0[:, 0]), deltas[deltas < 0.45 * np.pi])
+            if isinstance(self.model, SatModel) and self.local_grid is not None:
+                self.model.local_thetas, self.model.local_deltas = self.local_grid
         m = self.model
         m.set_level(level, eps)
         upto = self.design.usable_units(width)
@@ -894,7 +932,8 @@ class CuttingPlaneSolver:
         o = self.opts
         work = o.conflict_limit if self.backend == "cpsat" else o.node_limit
         return _Budget(work, o.max_rounds, None if o.time_limit is None else time.perf_counter() + o.time_limit,
-                       "conflict_limit" if self.backend == "cpsat" else "node_limit")
+                       "conflict_limit" if self.backend == "cpsat" else "node_limit",
+                       verify=o.conflict_limit if self.backend == "highs" else 0)
 
     def _mip(self, model: PointMIP, budget: _Budget, hint: np.ndarray | None) -> MIPResult:
         t0 = time.perf_counter()
@@ -906,6 +945,26 @@ class CuttingPlaneSolver:
         self.stats.rounds += 1
         self.stats.work += r.nodes
         self.stats.seconds_mip += time.perf_counter() - t0
+        return r
+
+    def _reprove(self, model: PointMIP, budget: _Budget, hint: np.ndarray | None) -> MIPResult:
+        """CP-SAT on the system a HiGHS "infeasible" is about (docs/theory.md section 5: every "no"
+        is checked independently of solver tolerances): "infeasible" is then a proof in exact
+        integer arithmetic, "feasible" a candidate HiGHS missed, "limit" no proof at all."""
+        if not sat_available():
+            return MIPResult("limit", None, 0, "ortools_missing")
+        if budget.verify <= 0:
+            return MIPResult("limit", None, 0, "conflict_limit")
+        t0 = time.perf_counter()
+        sat = SatModel.of_points(model, workers=self.opts.workers, strategy=self.opts.sat_strategy)
+        if self.local_grid is not None:
+            sat.local_thetas, sat.local_deltas = self.local_grid
+        r = sat.solve(node_limit=budget.verify, time_limit=budget.time_left(), hint=hint)
+        budget.verify -= max(r.nodes, 1)
+        self.stats.verifications += 1
+        self.stats.verify_conflicts += r.nodes
+        self.stats.verify_candidates += r.status == "feasible"
+        self.stats.seconds_verify += time.perf_counter() - t0
         return r
 
     def _local(self, model: PointMIP | SatModel, width: int, eps: float, x0: np.ndarray | None,
@@ -978,10 +1037,19 @@ class CuttingPlaneSolver:
                     found = tabu.x
                     self.stats.local_candidates += 1
             from_local = found is not None
+            proof = "sample-infeasible"
             if from_local:
                 r = MIPResult("feasible", found, 0)
             else:
                 r = self._mip(model, budget, hint_x)
+                if r.status == "infeasible" and isinstance(model, PointMIP):
+                    # HiGHS works to a tolerance: its "infeasible" is no certificate until CP-SAT, exact on
+                    # outward-rounded rows, proves the same system infeasible; a solution it finds is a
+                    # candidate like any other
+                    r = self._reprove(model, budget, hint_x)
+                    if r.status == "limit":
+                        return self._unknown(eps, width, best, "unverified_infeasible", unverified=r.limit), best
+                    proof = "sample-infeasible (highs, verified by cpsat)"
                 hint_x = None
                 found = r.x
             if r.status == "infeasible":
@@ -989,7 +1057,7 @@ class CuttingPlaneSolver:
                 # but for the few masks excluded one by one, each certified above eps
                 lower = min([eps + 0.5 * self.opts.no_margin] + [bad for _, _, bad in model.nogoods if bad > eps])
                 o = Outcome.from_bounds(eps, None, lower, math.inf, stats=self._stats(
-                    proof="sample-infeasible", proof_width=width,
+                    proof=proof, proof_width=width,
                     nogoods=sum(bad > eps for _, _, bad in model.nogoods)))
                 return o, best
             if found is None:
@@ -1020,10 +1088,11 @@ class CuttingPlaneSolver:
             model.add_points(X)
             self.stats.points_added += X.shape[0]
 
-    def _unknown(self, eps: float, width: int, best, limit: str) -> Outcome:
+    def _unknown(self, eps: float, width: int, best, limit: str, **more: Any) -> Outcome:
         masks, ticket = best if best is not None else (None, None)
         upper = ticket.upper if ticket is not None else math.inf
-        return Outcome.from_bounds(eps, masks, 0.0, upper, ticket_error=ticket, limit=limit, stats=self._stats())
+        return Outcome.from_bounds(eps, masks, 0.0, upper, ticket_error=ticket, limit=limit,
+                                   stats=self._stats(**more))
 
     # -- minimal error -------------------------------------------------------
     def min_error(self, width: int) -> Outcome:

@@ -33,7 +33,7 @@ __all__ = ["NeuronMIP"]
 
 @register("neuron", "mip")
 class NeuronMIP(MIPMethod):
-    """Neuron pruning, exact: cutting-plane MIP (HiGHS) certified by prunegap's evaluator.
+    """Neuron pruning, exact: cutting-plane integer program (CP-SAT, or HiGHS) certified by prunegap's evaluator.
 
     Options (keyword arguments of ``solve``/``oracle``; unknown ones are ignored):
     ``node_limit``, ``max_rounds``, ``time_limit``, ``no_margin``,

@@ -4,7 +4,9 @@ Independent of the solvers and of :mod:`prunegap.errors.circle`: all masks
 are evaluated at once on the common breakpoints of every column (where each
 column is a fixed sinusoid between consecutive global kinks), with the same
 candidate points as the breakpoint method (arc ends, stationary angles of
-h - f and of f, zeros of h).  Exact up to float rounding.
+h - f and of f, zeros of h).  Exact up to float rounding.  Since it shares
+that method's idea, it is itself checked against the dense-sample oracle of
+:mod:`_oracle` (tests/test_patterns.py::test_brute_force_agrees_with_the_oracle).
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@ import itertools
 import numpy as np
 import pytest
 
+from _brute import all_subsets, sup_errors
+from _oracle import difference, sup_estimate
 from conftest import sphere_points
-from prunegap import Setting, draw_instance
+from prunegap import Masks, Setting, draw_instance
 from prunegap.api import solve, width
 from prunegap.errors import evaluate, forward, network_error, target_values
 from prunegap.solvers.weight import closed_form_error, closed_form_maximizers, construct
@@ -117,24 +119,96 @@ def test_regression_closed_form_is_not_monotone_in_width():
     assert e30 > e29
 
 
+def _best_subsets(values: np.ndarray, target: float) -> tuple[np.ndarray, float]:
+    """(indicator, signed error) of the subset of ``values`` whose sum is closest to ``target``:
+    every subset by enumeration (tiny groups only), independently of prunegap.subsetsum."""
+    S = all_subsets(values.size).astype(float)
+    err = S @ values - target
+    i = int(np.argmin(np.abs(err)))
+    return S[i].astype(bool), float(err[i])
+
+
+def _reference_construction(inst):
+    """The construction's ticket, alpha and beta, rebuilt from docs/theory.md section 4 alone:
+    unit i serves coordinate i mod d, and each (coordinate, sign) group keeps its best subset."""
+    n, d = inst.U.shape
+    hidden = np.zeros((n, d), np.uint8)
+    alpha, beta = np.zeros(d), np.zeros(d)
+    for j in range(d):
+        units = np.arange(j, n, d)
+        for sign, coef in ((1.0, alpha), (-1.0, beta)):
+            group = units[sign * inst.U[units, j] > 0]
+            keep, err = _best_subsets(inst.v[group] * np.abs(inst.U[group, j]), sign * inst.w[j])
+            hidden[group[keep], j] = 1
+            coef[j] = err
+    return Masks(hidden, hidden.any(axis=1).astype(np.uint8)), alpha, beta
+
+
+def _reference_certificate(setting, inst) -> float:
+    """The construction's certified error at one width, without prunegap's construction or evaluators.
+
+    Relu output, sup norm: the closed form max(||max(alpha, beta)_+||, ||min(alpha, beta)_-||)
+    bounds the error (docs/theory.md section 4); in d <= 2 the ticket's exact error (at most that)
+    is certified, which the brute force's evaluator (d = 2) or the two points of the sphere (d = 1)
+    give.  L2 on the circle: the ticket's exact L2 error, here by a fine midpoint rule.  L2 Gaussian
+    in d >= 3 (relu output): |relu(h) - relu(<w,x>)| <= |h - <w,x>| = |sum_j alpha_j relu(x_j) +
+    beta_j relu(-x_j)|, whose mean square is sum_j (alpha_j^2 + beta_j^2) / 2 +
+    sum_{j != k} (alpha_j + beta_j)(alpha_k + beta_k) / (2 pi) for independent N(0, 1) coordinates."""
+    masks, alpha, beta = _reference_construction(inst)
+    A, b = masks.apply(inst.U, inst.v)
+    if setting.norm == "l2-gaussian":
+        c = alpha + beta
+        return float(np.sqrt(((alpha**2 + beta**2) / 2).sum() + (c.sum() ** 2 - (c**2).sum()) / (2 * np.pi)))
+    if setting.norm == "l2-sphere":
+        t = (np.arange(1 << 16) + 0.5) * (2 * np.pi / (1 << 16))  # error ~1e-10 here
+        X = np.stack([np.cos(t), np.sin(t)], axis=1)
+        return float(np.sqrt(np.mean(difference(A, b, inst.w, setting.output, X) ** 2)))
+    hi = np.maximum(np.maximum(alpha, beta), 0.0)
+    lo = np.minimum(np.minimum(alpha, beta), 0.0)
+    closed = float(max(np.linalg.norm(hi), np.linalg.norm(lo)))
+    if setting.d >= 3:
+        return closed
+    if setting.d == 2:
+        return min(closed, float(sup_errors(A, b, inst.w, setting.output, np.ones((1, A.shape[0]), np.uint8))[0]))
+    return min(closed, float(np.abs(difference(A, b, inst.w, setting.output, np.array([[1.0], [-1.0]]))).max()))
+
+
+# seeds whose n* at eps = 0.02 keeps every subset-sum group small enough to enumerate (<= 2^12)
 @pytest.mark.parametrize(
-    "setting",
+    "setting, seed",
     [
-        Setting(d=2),
-        Setting(d=3),
-        Setting(d=2, norm="l2-sphere"),
-        pytest.param(Setting(d=3, norm="l2-gaussian"), marks=pytest.mark.slow),  # Monte Carlo at every width
-        Setting(d=1),
+        (Setting(d=2), 5),
+        (Setting(d=3), 4),
+        (Setting(d=2, norm="l2-sphere"), 5),
+        (Setting(d=3, norm="l2-gaussian"), 4),
+        (Setting(d=1), 0),
     ],
     ids=["d2-relu", "d3-relu", "d2-l2", "d3-l2-relu", "d1"],
 )
-def test_width_equals_linear_scan(setting):
+def test_width_equals_linear_scan(setting, seed):
+    # n* against an upward scan of the reference certificate, which shares no code with the solver
     eps = 0.02
-    r = width(setting, seed=2, eps=eps, paradigm="weight", max_width=400)
-    first = next(n for n in range(1, 401) if solve(setting, width=n, seed=2, eps=eps).outcome.method_status == "yes")
-    assert r.n_star == first
-    assert r.certified == "yes" and r.error_upper <= eps
-    assert r.to_dict()["width"] == first
+    r = width(setting, seed=seed, eps=eps, paradigm="weight", max_width=400)
+    ref = []
+    for n in range(1, 400):
+        ref.append(_reference_certificate(setting, draw_instance(setting, seed, n)))
+        if ref[-1] <= eps:
+            break
+    first = len(ref)
+    assert ref[-1] <= eps and all(abs(e - eps) > 1e-6 for e in ref)  # no width is a near tie with eps
+    assert r.n_star == first, (r.n_star, first, ref[-5:])
+    assert r.certified == "yes" and r.to_dict()["width"] == first
+    assert r.error_upper <= eps and r.error_upper == pytest.approx(ref[-1], abs=1e-8)
+    assert [list(s) for s in r.search.steps] == [[n, "yes" if n == first else "no"] for n in range(1, first + 1)]
+    # solve() at one width answers as the search did
+    assert solve(setting, width=first, seed=seed, eps=eps).outcome.method_status == "yes"
+    if first > 1:
+        assert solve(setting, width=first - 1, seed=seed, eps=eps).outcome.method_status == "no"
+    masks, _, _ = _reference_construction(r.instance)
+    assert np.array_equal(r.masks.hidden_mask, masks.hidden_mask)  # the same (unique) best subsets
+    if setting.norm == "sup":
+        A, b = r.masks.apply(r.instance.U, r.instance.v)
+        assert sup_estimate(A, b, r.instance.w, setting.output, seed=seed) <= r.error_upper + 1e-12
 
 
 def test_solve_result_brackets_ticket_error():

@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("torch")
 
+from prunegap import InvalidArgument  # noqa: E402
 from prunegap.cli import main  # noqa: E402
-from prunegap.exceptions import InvalidArgument  # noqa: E402
 from prunegap.sweep import Store, load_config, parse_config  # noqa: E402
 from prunegap.sweep.executors import InlineExecutor, LocalExecutor  # noqa: E402
 from prunegap.sweep.trials import PopupTrial, run_trial  # noqa: E402
@@ -237,11 +237,10 @@ def test_plan_matches_the_store_after_config_change(tmp_path):
     assert run.ran == 4 and run.stored_before == len(plan_popup(more)) - 4
 
 
-def test_cuda_device_in_a_sweep_without_one_is_bad_input():
+def test_cuda_device_in_a_sweep_without_one_is_bad_input(monkeypatch):
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("a CUDA device is here")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # runs on every machine, CUDA or not
     with pytest.raises(InvalidArgument, match=r"popup.options.device = 'cuda'.*cpu"):
         tiny(options={"device": "cuda"})
     stored = tiny().to_toml().replace("epochs = 2\n", "epochs = 2\noptions = { device = \"cuda\" }\n", 1)

@@ -3,13 +3,14 @@ executor, worker deaths retried and recorded, time limits, the command line."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from _procs import alive, kill_9_after_first_trial, wait_gone
+from _procs import alive, assert_reported_kept, kill_9_after_stored, wait_gone
 
 pytest.importorskip("distributed")
 
@@ -215,30 +216,77 @@ def test_cli_rows_do_not_depend_on_the_number_of_dask_workers(tmp_path, local_ro
         assert stable(rows_of(tmp_path / f"w{k}")) == local_rows
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
-def test_kill_9_of_a_dask_driver_then_resume(tmp_path):
-    text = "seeds = 16\ndims = [3]\neps = [0.1, 1e-2]\ntime_limit = 60.0\n"
-    text += "[[studies]]\nparadigm = 'weight'\nmethod = 'construction'\nmax_width = 512\n"
+# Both studies of MIXED on one (d, eps): 3 construction and 3 neuron trials.
+TINY = {**MIXED, "seeds": [0, 1, 2], "dims": [2], "eps": [0.1]}
+
+
+def test_three_dask_workers_give_the_inline_rows(tmp_path):
+    # The quick companion of the test above: more than two workers, both paradigms.
+    cfg = parse_config(TINY)
+    run_sweep(cfg, tmp_path / "inline", workers=1)
+    ex = DaskExecutor(3)
+    try:
+        assert "LocalCluster of 3 worker(s)" in ex.where
+        workers = set(ex.client.nthreads())
+        assert len(workers) == 3 and ex.slots == 3
+        run = run_sweep(cfg, tmp_path / "three", executor=ex)
+    finally:
+        ex.shutdown()
+    assert run.ran == len(cfg.trials()) == 6 and run.retries == 0
+    assert stable(rows_of(tmp_path / "three")) == stable(rows_of(tmp_path / "inline"))
+    with Store.open(tmp_path / "three") as s:
+        assert {a["worker"] for a in s.attempts()} <= workers
+
+
+def _kill_9_a_dask_driver(tmp_path, text, trials, patience):
+    """Runs `gap --executor dask --workers 2` on ``text``, SIGKILLs the driver once its log has
+    reported ``trials`` trials stored; returns (config, folder, the kill, the undisturbed rows)."""
     path = tmp_path / "k.toml"
     path.write_text(text)
     out = tmp_path / "k"
     cmd = [sys.executable, "-m", "prunegap.cli", "gap", "--config", str(path), "--out", str(out),
            "--executor", "dask", "--workers", "2", "--progress", "log"]
-    kids = kill_9_after_first_trial(cmd, patience=120)
-    assert kids
-    assert wait_gone(kids, timeout=30, poll=0.2), "Dask workers or trial processes outlived the killed driver"
+    killed = kill_9_after_stored(cmd, trials=trials, patience=patience)
+    assert killed.returncode == -signal.SIGKILL, killed.lines[-3:]
+    assert killed.kids
+    assert wait_gone(killed.kids, timeout=30, poll=0.2), "Dask workers or trial processes outlived the killed driver"
     cfg = load_config(path)
-    partial = len(rows_of(out))
-    assert 0 < partial < len(cfg.trials())
+    run_sweep(cfg, tmp_path / "ref", workers=1)
+    reference = stable(rows_of(tmp_path / "ref"))
+    after_kill = stable(rows_of(out))
+    assert len(killed.reported) >= trials
+    # nothing lost: every trial the driver reported stored is there, as an undisturbed run has it
+    assert_reported_kept(after_kill, killed.reported, reference)
+    assert len(after_kill) < len(cfg.trials())
+    return cfg, out, len(after_kill), reference
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+def test_kill_9_of_a_dask_driver_keeps_every_reported_trial_quick(tmp_path, cluster):
+    # The quick companion of the slow test below: 16 easy trials, killed after 6 are reported.
+    # Seeds 0-7 only: the cluster's fault spec (seeds 10, 11) must not reach these trials.
+    text = "seeds = 8\ndims = [2, 3]\neps = [0.1]\ntime_limit = 60.0\n"
+    text += "[[studies]]\nparadigm = 'weight'\nmethod = 'construction'\nmax_width = 512\n"
+    cfg, out, partial, reference = _kill_9_a_dask_driver(tmp_path, text, trials=6, patience=120)
+    run = run_sweep(cfg, out, executor=cluster)  # resumed on Dask: the module's cluster
+    assert run.stored_before == partial and run.ran == len(cfg.trials()) - partial and run.retries == 0
+    assert stable(rows_of(out)) == reference
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+def test_kill_9_of_a_dask_driver_then_resume(tmp_path):
+    text = "seeds = 16\ndims = [3]\neps = [0.1, 1e-2]\ntime_limit = 60.0\n"
+    text += "[[studies]]\nparadigm = 'weight'\nmethod = 'construction'\nmax_width = 512\n"
+    # killed past the first group of 16, so both a finished group and a partial one are checked
+    cfg, out, partial, reference = _kill_9_a_dask_driver(tmp_path, text, trials=17, patience=240)
     ex = DaskExecutor(2)
     try:
         run = run_sweep(cfg, out, executor=ex)
     finally:
         ex.shutdown()
     assert run.stored_before == partial and run.ran == len(cfg.trials()) - partial
-    run_sweep(cfg, tmp_path / "ref", workers=1)
-    assert stable(rows_of(out)) == stable(rows_of(tmp_path / "ref"))
+    assert stable(rows_of(out)) == reference
 
 
 def _guide_blocks(lang: str) -> dict[str, str]:

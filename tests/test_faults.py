@@ -6,7 +6,10 @@ local executor runs every attempt in a process of its own, so a fault costs
 that attempt only.
 """
 
+import io
 import json
+import re
+import signal
 import subprocess
 import sys
 import threading
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _procs import kill_9_after_first_trial, wait_gone
+from _procs import assert_reported_kept, kill_9_after_stored, reported_stored, wait_gone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +30,7 @@ from prunegap.search import minimal_width
 from prunegap.solvers.base import Outcome
 from prunegap.sweep import LocalExecutor, Store, load_config, run_sweep
 from prunegap.sweep.config import parse_config
+from prunegap.sweep.progress import TRIALS_ENV, make_progress
 from prunegap.sweep.sandbox import FAULTS_ENV, run_attempt
 from prunegap.sweep.store import SCHEMA_VERSION, VOLATILE
 from prunegap.sweep.trials import Tracker, Trial, run_trial
@@ -225,6 +229,9 @@ def test_tracker_brackets_contain_n_star_at_every_step(n_star, max_width, unknow
 # the driver killed -------------------------------------------------------------------------
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
 def test_kill_9_of_an_isolated_sweep_leaves_no_process_and_resumes(tmp_path):
+    # 24 trials on two workers, killed once the log has reported 6 stored: a driver that
+    # committed in batches would lose some of them (docs/guide.md, "Interrupting and
+    # resuming": every finished trial is committed at once).
     text = "seeds = 12\ndims = [3]\neps = [0.1, 1e-2]\ntime_limit = 60.0\n"
     text += "[[studies]]\nparadigm = 'weight'\nmethod = 'construction'\nmax_width = 512\n"
     path = tmp_path / "k.toml"
@@ -232,16 +239,20 @@ def test_kill_9_of_an_isolated_sweep_leaves_no_process_and_resumes(tmp_path):
     out = tmp_path / "k"
     cmd = [sys.executable, "-m", "prunegap.cli", "gap", "--config", str(path), "--out", str(out),
            "--workers", "2", "--progress", "log"]
-    kids = kill_9_after_first_trial(cmd, patience=60)
-    assert kids, "the sweep started no process of its own"
-    assert wait_gone(kids, timeout=10, poll=0.1), "processes outlived the killed driver"
+    killed = kill_9_after_stored(cmd, trials=6, patience=120)
+    assert killed.returncode == -signal.SIGKILL, killed.lines[-3:]
+    assert killed.kids, "the sweep started no process of its own"
+    assert wait_gone(killed.kids, timeout=10, poll=0.1), "processes outlived the killed driver"
     cfg = load_config(path)
-    partial = len(rows_of(out))
-    assert 0 < partial < len(cfg.trials())
-    run = run_sweep(cfg, out, executor=LocalExecutor(2))
-    assert run.stored_before == partial and run.ran == len(cfg.trials()) - partial
     run_sweep(cfg, tmp_path / "ref", workers=1)
-    assert stable(rows_of(out)) == stable(rows_of(tmp_path / "ref"))
+    reference = stable(rows_of(tmp_path / "ref"))
+    after_kill = stable(rows_of(out))
+    assert len(killed.reported) >= 6
+    assert_reported_kept(after_kill, killed.reported, reference)
+    assert len(after_kill) < len(cfg.trials())
+    run = run_sweep(cfg, out, executor=LocalExecutor(2))
+    assert run.stored_before == len(after_kill) and run.ran == len(cfg.trials()) - len(after_kill)
+    assert stable(rows_of(out)) == reference
 
 
 # folders of another version, schema or sweep; damaged files ----------------------------------
@@ -311,27 +322,64 @@ def test_a_truncated_database_is_a_clear_error(tmp_path, capsys):
         assert err.count("\n") == 1 and "is not a readable results database" in err
 
 
-@pytest.mark.parametrize("cut", [None, 0.6, 0.05])
-def test_a_driver_killed_at_any_moment_leaves_a_folder_that_resumes(tmp_path, cut):
-    # Two trials committed, then the process dies before any checkpoint; the
-    # write-ahead log is then cut short as a power loss might leave it.
-    cfg = config(seeds=[0, 1, 2], dims=[2], eps=[0.1])
+def test_the_log_names_each_stored_trial_only_when_asked(tmp_path, monkeypatch):
+    # The kill tests read these lines; the default log (which other tools parse) is unchanged.
+    cfg = config(seeds=[0, 1], dims=[2], eps=[0.1, 1e-3])
+    monkeypatch.delenv(TRIALS_ENV, raising=False)
+    plain = io.StringIO()
+    run_sweep(cfg, tmp_path / "plain", workers=1, progress=make_progress("log", plain))
+    monkeypatch.setenv(TRIALS_ENV, "1")
+    named = io.StringIO()
+    run_sweep(cfg, tmp_path / "named", workers=1, progress=make_progress("log", named))
+
+    def text(lines):  # without the clock
+        return [re.sub(r"elapsed [0-9:]+(, eta [0-9:]+)?", "", line) for line in lines]
+
+    plain_lines, named_lines = plain.getvalue().splitlines(), named.getvalue().splitlines()
+    assert reported_stored(plain_lines) == {}
+    assert reported_stored(named_lines) == {r["key"]: r["status"] for r in rows_of(tmp_path / "named")}
+    assert len(reported_stored(named_lines)) == 4
+    assert text(line for line in named_lines if " stored " not in line) == text(plain_lines)
+
+
+KILLED_AT = {**SMALL, "seeds": list(range(8)), "dims": [2], "eps": [0.1]}
+
+
+@pytest.mark.parametrize("after, cut", [(1, None), (6, None), (6, 0.6), (6, 0.05)])
+def test_a_driver_killed_at_any_moment_leaves_a_folder_that_resumes(tmp_path, after, cut):
+    # The real driver (inline) SIGKILLs itself the moment its log reports the
+    # `after`-th trial stored, so no checkpoint ran; the write-ahead log is then
+    # cut short as a power loss might leave it.
+    cfg = parse_config(KILLED_AT)
     folder = tmp_path / "w"
     code = (
-        "import os\nfrom prunegap.sweep import Store, run_trial\nfrom prunegap.sweep.config import parse_config\n"
-        f"cfg = parse_config({ {**SMALL, 'seeds': [0, 1, 2], 'dims': [2], 'eps': [0.1]}!r})\n"
-        f"s = Store.for_sweep({str(folder)!r}, cfg)\n"
-        "for t in cfg.trials()[:2]:\n    s.record(run_trial(t), {'key': t.key, 'run': 1, 'attempt': 1, 'outcome': 'ok'})\n"
-        "os._exit(0)\n"
+        "import os, signal, sys\nfrom prunegap.sweep import run_sweep\nfrom prunegap.sweep.config import parse_config\n"
+        "from prunegap.sweep.progress import LogProgress\n"
+        "class KillAfter(LogProgress):\n"
+        "    def finished(self, trial, row):\n"
+        "        super().finished(trial, row)\n"
+        f"        if self.ran == {after}:\n"
+        "            os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"run_sweep(parse_config({KILLED_AT!r}), {str(folder)!r}, workers=1,\n"
+        "          progress=KillAfter(sys.stderr, trials=True))\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)  # inherits PYTHONPATH
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    reported = reported_stored(child.stderr.splitlines())
+    assert len(reported) == after
+    run_sweep(cfg, tmp_path / "ref", workers=1)
+    reference = stable(rows_of(tmp_path / "ref"))
     wal = folder / "results.duckdb.wal"
-    if cut is not None and wal.exists():
+    if cut is None:
+        assert_reported_kept(stable(rows_of(folder)), reported, reference)
+    elif wal.exists():
         wal.write_bytes(wal.read_bytes()[: int(wal.stat().st_size * cut)])
     run = run_sweep(cfg, folder, workers=1)
-    assert run.stored_before in (0, 1, 2) and run.stored_before + run.ran == 3
-    run_sweep(cfg, tmp_path / "ref", workers=1)
-    assert stable(rows_of(folder)) == stable(rows_of(tmp_path / "ref"))
+    # a cut log may cost committed trials (never more than were reported), and nothing else
+    assert run.stored_before <= after and run.stored_before + run.ran == len(cfg.trials())
+    if cut is None:
+        assert run.stored_before == after
+    assert stable(rows_of(folder)) == reference
 
 
 @settings(max_examples=60)

@@ -3,10 +3,18 @@
 Both show done/total, the elapsed time, an ETA and the study, d and eps of
 the trials in flight; the log prints one line when a (study, d, eps) group
 completes and a heartbeat when nothing else was printed for a while.
+
+With ``PRUNEGAP_PROGRESS_TRIALS=1`` in the environment (or
+``LogProgress(trials=True)``) the log also prints one ``stored KEY (status)``
+line per trial: the engine reports a trial finished only once its row is
+committed, so these lines say which rows a folder holds even if the driver is
+killed the next moment (the kill tests read them).  The default lines are
+unchanged.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -14,7 +22,10 @@ from typing import IO, Any, Protocol
 
 from .trials import Trial
 
-__all__ = ["Progress", "NullProgress", "LogProgress", "RichProgress", "make_progress"]
+__all__ = ["Progress", "NullProgress", "LogProgress", "RichProgress", "make_progress", "TRIALS_ENV"]
+
+#: Set to 1 to have the log print one line per stored trial.
+TRIALS_ENV = "PRUNEGAP_PROGRESS_TRIALS"
 
 
 class Progress(Protocol):
@@ -23,7 +34,8 @@ class Progress(Protocol):
 
     def started(self, trial: Trial) -> None: ...
 
-    def finished(self, trial: Trial, row: dict[str, Any]) -> None: ...
+    def finished(self, trial: Trial, row: dict[str, Any]) -> None:
+        """``trial``'s row is committed to the results database."""
 
     def retried(self, trial: Trial, attempt: int, reason: str) -> None:
         """``trial`` runs again as ``attempt`` (optional: the engine checks for it)."""
@@ -100,11 +112,13 @@ class _Counts:
 
 
 class LogProgress(_Counts):
-    """Plain lines on a stream (default stderr), for logs and CI."""
+    """Plain lines on a stream (default stderr), for logs and CI; ``trials``
+    (default: whether ``PRUNEGAP_PROGRESS_TRIALS`` is 1) adds a line per stored trial."""
 
-    def __init__(self, stream: IO[str] | None = None, heartbeat: float = 30.0) -> None:
+    def __init__(self, stream: IO[str] | None = None, heartbeat: float = 30.0, *, trials: bool | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.heartbeat = heartbeat
+        self.trials = os.environ.get(TRIALS_ENV, "").strip() == "1" if trials is None else bool(trials)
 
     def _line(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -126,7 +140,10 @@ class LogProgress(_Counts):
         self._started(trial)
 
     def finished(self, trial: Trial, row: dict[str, Any]) -> None:
-        if self._finished(trial, row):
+        completes = self._finished(trial, row)
+        if self.trials:
+            self._line(f"{self._head()}  stored {trial.key} ({row.get('status', 'failed')})")
+        if completes:
             c = self.group_status[(trial.study, trial.d, trial.eps)]
             counts = ", ".join(f"{c[s]} {s}" for s in ("certified", "unknown", "failed") if c[s])
             self._line(f"{self._head()}  done {_where(trial)} ({counts})")

@@ -21,9 +21,9 @@ from prunegap.sweep.config import (
     SweepConfig,
     default_toml,
     load_config,
-    method_available,
     parse_config,
 )
+from prunegap.solvers import method_available
 
 # TOML values: what a parsed file can hold (64-bit integers, any float).
 scalars = st.one_of(

@@ -312,9 +312,9 @@ def test_a_duckdb_file_of_something_else_is_refused(tmp_path):
 
 
 def test_missing_methods_are_skipped_with_a_note(tmp_path, monkeypatch):
-    import prunegap.sweep.config as config_module
+    import prunegap.solvers.base as registry
 
-    monkeypatch.setattr(config_module, "KNOWN_METHODS", config_module.KNOWN_METHODS + (("weight", "notyet"),))
+    monkeypatch.setattr(registry, "KNOWN_METHODS", registry.KNOWN_METHODS + (("weight", "notyet"),))
     cfg = load_config(write(tmp_path, SMALL + "[[studies]]\nparadigm = 'weight'\nmethod = 'notyet'\n"))
     notes = []
     run = run_sweep(cfg, tmp_path / "s", workers=1, say=notes.append)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ._validation import check_choice, check_int, check_positive_float, check_seed
 from ._version import __version__
@@ -114,12 +115,23 @@ class NetworkSolveResult(SolveResult):
     """
 
     target: Any = None  # solvers.targets.TargetNetwork
-    deep: Any = None  # solvers.targets.DeepConstruction, for the layer-wise construction
+    layerwise: bool = False  # the ticket is the layer-wise construction's, on a deep random network
     search: WidthResult | None = None
 
     @property
     def n_star(self) -> int | None:
         return self.search.n_star if self.search else None
+
+    @cached_property
+    def deep(self) -> Any:
+        """The layer-wise construction's ticket (solvers.targets.DeepConstruction), or None.
+
+        Built when first asked for (saving, to_dict): a width search's rows need only its counts."""
+        if not self.layerwise:
+            return None
+        from .solvers.targets import construct_deep
+
+        return construct_deep(self.instance.setting, self.instance.seed, self.target, self.instance.width)
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
@@ -151,26 +163,15 @@ class NetworkSolveResult(SolveResult):
         return out
 
 
-def _solver(setting: Setting, paradigm: str, method: str | None) -> Any:
-    if setting.target == "network":
-        from .solvers.targets import target_method
-
-        return target_method(paradigm, method, setting)
-    return get_method(paradigm, method)
-
-
 def _network_result(setting: Setting, seed: int, instance: Instance, outcome: Outcome, solver: Any,
                     cfg: dict[str, Any], seconds: float, extra: dict[str, Any] | None = None,
                     search: WidthResult | None = None) -> NetworkSolveResult:
-    from .solvers.targets import LayerwiseConstruction, construct_deep, target_network
+    from .solvers.targets import LayerwiseConstruction, target_network
 
     net = target_network(setting, seed)
     cfg.pop("w", None)
-    deep = None
-    if isinstance(solver, LayerwiseConstruction):
-        deep = construct_deep(setting, seed, net, instance.width)
     return NetworkSolveResult(cfg, instance, outcome, _ticket_of(instance, outcome), seconds, extra or {},
-                              target=net, deep=deep, search=search)
+                              target=net, layerwise=isinstance(solver, LayerwiseConstruction), search=search)
 
 
 def _pattern_options(paradigm: str, nm: Any, block: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -213,7 +214,7 @@ def solve(
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
     check_choice("objective", objective, OBJECTIVES)
-    solver = _solver(setting, paradigm, method)
+    solver = get_method(paradigm, method, setting=setting)
     popts, pcfg = _pattern_options(paradigm, nm, block)
     t0 = time.perf_counter()
     instance = draw_instance(setting, seed, width)
@@ -236,24 +237,44 @@ def width(
     max_width: int = 4096,
     nm: str | tuple[int, int] | None = None,
     block: int | None = None,
+    on_start: Callable[[bool, Any], None] | None = None,
+    on_step: Callable[[int, Outcome], None] | None = None,
     **options: Any,
 ) -> WidthSearchResult:
     """The minimal width n* at which the method certifies ``eps`` for ``seed``.
 
     Widths count hidden units for every pattern (under ``block``, only
     complete blocks are kept, so n* is a multiple of B).
+
+    ``on_start(monotone, target)`` is called once before the first decision:
+    whether a "no" at a width settles every narrower one for this search, and
+    the target as JSON-ready data (w as a list, or a network's
+    ``{"W": [...], "c": [...]}``).  ``on_step(width, outcome)`` is called
+    after every decided width, in the order tried.  A sweep's trial records
+    its progress through them (so a search stopped from outside still leaves
+    the bracket it had proven); the search itself is the same.
     """
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
     max_width = check_int("max_width", max_width, minimum=1)
-    solver = _solver(setting, paradigm, method)
+    solver = get_method(paradigm, method, setting=setting)
     popts, pcfg = _pattern_options(paradigm, nm, block)
     t0 = time.perf_counter()
     stream = UnitStream(setting, seed)
     decide = solver.oracle(stream, eps, **popts, **options)
-    search = minimal_width(
-        decide, max_width=max_width, monotone=solver.monotone(setting), strategy=getattr(solver, "search", "gallop")
-    )
+    monotone = solver.monotone(setting)
+    strategy = getattr(solver, "search", "gallop")
+    if on_start is not None:
+        on_start(monotone and strategy != "scan", _target_data(setting, seed))
+    if on_step is not None:
+        inner = decide
+
+        def decide(n: int) -> Outcome:
+            outcome = inner(n)
+            on_step(n, outcome)
+            return outcome
+
+    search = minimal_width(decide, max_width=max_width, monotone=monotone, strategy=strategy)
     seconds = time.perf_counter() - t0
     instance = draw_instance(setting, seed, search.width, stream=stream)
     cfg = _config(
@@ -270,3 +291,14 @@ def width(
     if setting.target == "network":
         return _network_result(setting, seed, instance, search.outcome, solver, cfg, seconds, extra, search)
     return WidthSearchResult(cfg, instance, search.outcome, _ticket_of(instance, search.outcome), seconds, extra, search)
+
+
+def _target_data(setting: Setting, seed: int) -> Any:
+    """The target of (setting, seed) as JSON-ready data, as results rows store it."""
+    if setting.target == "network":
+        from .solvers.targets import target_network
+
+        return target_network(setting, seed).to_dict()  # {"W": [W_1, ...], "c": c}
+    from .network import draw_target
+
+    return draw_target(setting, seed).tolist()

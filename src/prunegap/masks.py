@@ -16,7 +16,7 @@ import numpy as np
 
 from .exceptions import InvalidArgument
 
-__all__ = ["Masks"]
+__all__ = ["Masks", "pack_mask", "unpack_mask"]
 
 
 def _as_mask(name: str, value: object, shape: tuple[int, ...]) -> np.ndarray:
@@ -130,3 +130,14 @@ class Masks:
         """Effective weights of the live units: A (k x d) and b (k,)."""
         live = self.unit_mask.astype(bool)
         return (U * self.hidden_mask)[live], (v * self.output_mask)[live]
+
+
+def pack_mask(mask: object) -> bytes:
+    """A 0/1 array as bits (np.packbits of the flattened array): how results rows store masks."""
+    return np.packbits(np.asarray(mask, dtype=np.uint8).ravel()).tobytes()
+
+
+def unpack_mask(blob: bytes, shape: tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`pack_mask`."""
+    n = int(np.prod(shape)) if shape else 1
+    return np.unpackbits(np.frombuffer(blob, dtype=np.uint8), count=n).reshape(shape)

@@ -1,5 +1,6 @@
 """Solvers: one small class per (paradigm, method), found through :func:`get_method`."""
 
-from .base import DEFAULT_METHOD, METHODS, OBJECTIVES, PARADIGMS, Method, Outcome, get_method, register
+from .base import DEFAULT_METHOD, METHODS, OBJECTIVES, PARADIGMS, Method, Outcome, get_method, method_available, register
 
-__all__ = ["DEFAULT_METHOD", "METHODS", "OBJECTIVES", "PARADIGMS", "Method", "Outcome", "get_method", "register"]
+__all__ = ["DEFAULT_METHOD", "METHODS", "OBJECTIVES", "PARADIGMS", "Method", "Outcome", "get_method", "method_available",
+           "register"]

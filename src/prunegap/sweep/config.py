@@ -37,6 +37,7 @@ from typing import Any, Iterable
 from .._version import __version__
 from ..exceptions import InvalidArgument, suggest
 from ..setting import INITS, NORMS, OUTPUTS
+from ..solvers.base import DEFAULT_METHOD, KNOWN_SOLVER_OPTIONS, get_method, installed_method, known_methods, method_options
 from .trials import Trial
 
 if sys.version_info >= (3, 11):
@@ -51,9 +52,7 @@ __all__ = [
     "default_toml",
     "load_config",
     "parse_config",
-    "method_available",
     "FITS",
-    "KNOWN_METHODS",
     "PopupStudy",
     "POPUP_OPTIONS",
 ]
@@ -62,34 +61,6 @@ __all__ = [
 FITS: tuple[str, ...] = ("power", "log", "none")
 #: The fit a study gets when it names none.
 DEFAULT_FIT: dict[str, str] = {"weight": "log", "neuron": "power", "nm": "log", "block": "power"}
-#: (paradigm, method) pairs prunegap ships or is about to ship.  A pair listed
-#: here whose solver module is not installed yet is *skipped* with a note (its
-#: trials run on a later rerun); any other unregistered pair is an error.
-KNOWN_METHODS: tuple[tuple[str, str], ...] = (
-    ("weight", "construction"),
-    ("weight", "exact"),
-    ("neuron", "mip"),
-)
-#: Solver options a study may pass, beyond the keyword parameters a solver's
-#: ``oracle``/``solve`` declare and the names in its ``option_names``
-#: attribute (solvers take options through ``**options``, so a typo would
-#: otherwise be ignored silently).  The MIP solvers' knobs are listed here
-#: until they declare ``option_names`` themselves.
-KNOWN_SOLVER_OPTIONS: tuple[str, ...] = (
-    "node_limit",
-    "max_rounds",
-    "time_limit",
-    "memory_budget",
-    "tol",
-    "no_margin",
-    "initial_density",
-    "initial_points",
-    "witnesses",
-    "max_new_points",
-    "min_error_rtol",
-    "max_cells",
-    "descend",
-)
 _SCHEMA = 1  # bump when the meaning of a key changes
 _MAX_D = 64
 _MAX_WIDTH = 10**6
@@ -573,47 +544,6 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def method_available(paradigm: str, method: str) -> bool:
-    """Whether the solver of (paradigm, method) is installed (registered)."""
-    return _installed_method(paradigm, method) is not None
-
-
-def _installed_method(paradigm: str, method: str) -> Any:
-    """The registered solver of (paradigm, method), or None where it is not installed."""
-    from ..solvers.base import METHODS, get_method
-
-    try:
-        solver = get_method(paradigm, method)
-    except InvalidArgument:
-        return None
-    return solver if (paradigm, method) in METHODS else None
-
-
-def _known_methods() -> dict[str, list[str]]:
-    from ..solvers.base import METHODS, get_method
-
-    try:  # importing the solver modules registers what is installed
-        get_method("weight", None)
-    except InvalidArgument:  # pragma: no cover - weight always ships
-        pass
-    known: dict[str, list[str]] = {}
-    for p, m in [*KNOWN_METHODS, *METHODS]:
-        if m not in known.setdefault(p, []):
-            known[p].append(m)
-    return known
-
-
-def _solver_params(solver: Any) -> set[str]:
-    import inspect
-
-    names: set[str] = set(getattr(solver, "option_names", ())) | set(getattr(solver, "solver_options", ()))
-    for fn in (solver.oracle, solver.solve):
-        for p in inspect.signature(fn).parameters.values():
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD):
-                names.add(p.name)
-    return names - {"self", "stream", "instance", "eps", "objective"}
-
-
 def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str, stored: bool = False) -> SweepConfig:
     setting = v.table(raw.get("setting", {}), "setting")
     v.keys(setting, "setting", _SETTING_KEYS)
@@ -645,7 +575,7 @@ def _resolve(raw: dict[str, Any], v: _Validator, *, quick: bool, source: str, st
     if studies_raw is None:
         raise v.fail("studies is required: a list of [[studies]] tables")
     studies_raw = v.list(studies_raw, "studies", what="[[studies]] tables")
-    known = _known_methods()
+    known = known_methods()
     if stored:
         for st in studies_raw:
             if isinstance(st, dict) and isinstance(st.get("paradigm"), str) and isinstance(st.get("method"), str):
@@ -716,16 +646,15 @@ def _targets(v: _Validator, st: dict[str, Any], path: str, study: Study, *, norm
     if not stored:
         # the pair must have a solver for this target (checked here, not first in every trial)
         from ..setting import Setting
-        from ..solvers.targets import target_method
 
         if depth > 1 and (study.paradigm, study.method) != ("weight", "construction"):
             raise v.fail(f"{path}.target_depth = {depth} needs paradigm \"weight\" with method \"construction\" "
                          f"(the layer-wise construction); the integer programs prune a two-layer network "
                          f"(target_depth = 1), got {study.paradigm}/{study.method}")
         try:
-            target_method(study.paradigm, study.method,
-                          Setting(d=study.dims[0], init=init, output=output, norm=norm, target="network",
-                                  target_width=widths[0], target_depth=depth))
+            network = Setting(d=study.dims[0], init=init, output=output, norm=norm, target="network",
+                              target_width=widths[0], target_depth=depth)
+            get_method(study.paradigm, study.method, setting=network)
         except InvalidArgument as exc:
             text = str(exc).replace("--paradigm ", "paradigm ")
             raise v.fail(f"{path}: {text}") from None
@@ -836,8 +765,6 @@ def _study(
     if "paradigm" not in st:
         raise v.fail(f"{path}.paradigm is required (one of {', '.join(repr(p) for p in known)})")
     paradigm = v.choice(st["paradigm"], f"{path}.paradigm", list(known))
-    from ..solvers.base import DEFAULT_METHOD
-
     method = st.get("method", DEFAULT_METHOD.get(paradigm))
     if method is None:
         raise v.fail(f"{path}.method is required for paradigm {paradigm!r} (one of {', '.join(map(repr, known[paradigm]))})")
@@ -847,9 +774,9 @@ def _study(
     fit = v.choice(st.get("fit", DEFAULT_FIT.get(paradigm, "none")), f"{path}.fit", FITS)
 
     options = v.table(st.get("options", {}), f"{path}.options")
-    solver = _installed_method(paradigm, method) if options and not stored else None
+    solver = installed_method(paradigm, method) if options and not stored else None
     if solver is not None:
-        allowed = sorted(_solver_params(solver) | set(KNOWN_SOLVER_OPTIONS))
+        allowed = sorted(method_options(solver) | set(KNOWN_SOLVER_OPTIONS))
         v.keys(options, f"{path}.options", allowed)
         check = getattr(solver, "check_options", None)
         if check is not None:  # values too, here, rather than as a failed row in every trial

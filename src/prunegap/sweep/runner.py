@@ -27,7 +27,8 @@ from typing import Callable
 
 from .._version import __version__
 from ..exceptions import InvalidArgument, PrunegapError
-from .config import SweepConfig, method_available
+from ..solvers.base import method_available
+from .config import SweepConfig
 from .executors import default_workers, make_executor, terminate
 from .progress import NullProgress, Progress
 from .sandbox import AttemptResult, run_attempt

@@ -436,8 +436,7 @@ def _as_quick(cfg: "SweepConfig") -> "SweepConfig":
 def masks_of(row: dict[str, Any]) -> "Masks | None":
     """The ticket of a row read with ``rows(masks=True)``, as :class:`~prunegap.masks.Masks`
     (None for a failed trial)."""
-    from ..masks import Masks
-    from .trials import unpack_mask
+    from ..masks import Masks, unpack_mask
 
     if row.get("hidden_mask") is None or row.get("width") is None:
         return None

@@ -28,7 +28,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["Trial", "PopupTrial", "run_trial", "empty_row", "Tracker", "STATUSES", "TrialTimeout", "pack_mask", "unpack_mask"]
+from ..masks import pack_mask
+
+__all__ = ["Trial", "PopupTrial", "run_trial", "empty_row", "Tracker", "STATUSES", "TrialTimeout"]
 
 STATUSES: tuple[str, ...] = ("certified", "unknown", "failed")
 
@@ -137,21 +139,6 @@ class PopupTrial:
 class TrialTimeout(BaseException):
     """The wall-clock guard fired.  A BaseException so that a solver's broad
     ``except Exception`` cannot swallow it."""
-
-
-def pack_mask(mask: Any) -> bytes:
-    """A 0/1 array as bits (np.packbits of the flattened array)."""
-    import numpy as np
-
-    return np.packbits(np.asarray(mask, dtype=np.uint8).ravel()).tobytes()
-
-
-def unpack_mask(blob: bytes, shape: tuple[int, ...]) -> Any:
-    """Inverse of :func:`pack_mask`."""
-    import numpy as np
-
-    n = int(np.prod(shape)) if shape else 1
-    return np.unpackbits(np.frombuffer(blob, dtype=np.uint8), count=n).reshape(shape)
 
 
 _TIMING_KEYS = ("seconds", "time", "wall", "elapsed")
@@ -382,50 +369,36 @@ def _describe(exc: BaseException) -> str:
 
 
 def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dict[str, Any]:
-    # The steps of prunegap.api.width, with the oracle wrapped so that every
-    # decided width is reported (test_sweep pins that the rows agree).
-    from .._validation import check_int, check_positive_float, check_seed
-    from ..api import _solver, _ticket_of
-    from ..network import UnitStream, draw_instance, draw_target
-    from ..search import minimal_width
+    # prunegap.width itself, observed step by step: every decided width is an
+    # event, so a search stopped from outside still leaves its proven bracket.
+    from ..api import width
     from ..setting import Setting
 
     net: dict[str, Any] = {}
     if trial.target != "neuron":  # one-neuron settings are built exactly as before
         net = {"target": trial.target, "target_width": trial.target_width, "target_depth": trial.target_depth}
     setting = Setting(d=trial.d, init=trial.init, output=trial.output, norm=trial.norm, **net)
-    seed = check_seed(trial.seed)
-    eps = check_positive_float("eps", trial.eps)
-    max_width = check_int("max_width", trial.max_width, minimum=1)
-    solver = _solver(setting, trial.paradigm, trial.method)  # the network target's solver where it has one
-    stream = UnitStream(setting, seed)
-    decide = solver.oracle(stream, eps, **dict(trial.options))
-    monotone = solver.monotone(setting)
-    strategy = getattr(solver, "search", "gallop")
+    target: list[Any] = []
 
     def emit(event: tuple[Any, ...]) -> None:
         tracker.apply(event)
         if report is not None:
             report(event)
 
-    if setting.target == "network":
-        from ..solvers.targets import target_network
+    def start(monotone: bool, data: Any) -> None:
+        target.append(data)
+        emit(("start", monotone, data))
 
-        target: Any = target_network(setting, seed).to_dict()  # {"W": [W_1, ...], "c": c}
-    else:
-        target = draw_target(setting, seed).tolist()
-    emit(("start", monotone and strategy != "scan", target))
-
-    def observed(width: int) -> Any:
-        outcome = decide(width)
+    def step(n: int, outcome: Any) -> None:
         best = tracker.best[0] if tracker.best is not None else None
-        emit(_step_event(width, outcome, outcome.search_status == "yes" and (best is None or width < best)))
-        return outcome
+        emit(_step_event(n, outcome, outcome.search_status == "yes" and (best is None or n < best)))
 
-    search = minimal_width(observed, max_width=max_width, monotone=monotone, strategy=strategy)
-    instance = draw_instance(setting, seed, search.width, stream=stream)
+    result = width(setting, seed=trial.seed, eps=trial.eps, paradigm=trial.paradigm, method=trial.method,
+                   max_width=trial.max_width, on_start=start, on_step=step, **dict(trial.options))
+    search = result.search
+    assert search is not None
     outcome = search.outcome
-    masks = _ticket_of(instance, outcome)
+    masks = result.masks
     deep = _deep_ticket(outcome)
     counts: dict[str, Any] = {"kept_units": masks.kept_units, "kept_weights": masks.kept_weights,
                               "density": masks.density, "hidden_mask": pack_mask(masks.hidden_mask),
@@ -459,7 +432,7 @@ def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dic
         "calls": len(steps),
         "steps": _dumps(steps),
         "stats": _dumps(stats),
-        "target": _dumps(target),
+        "target": _dumps(target[0]),
         "hidden_mask": counts["hidden_mask"],
         "output_mask": counts["output_mask"],
         "timings": _dumps(timings or {}),

@@ -59,7 +59,7 @@ def reference_for(paradigm: str, *, nm: str | None = None, block: int | None = N
 
     A pattern's own exact solver is preferred; without one the optimum of the
     wider family (weight for N:M, neuron for blocks) is a lower bound."""
-    from ..sweep.config import method_available
+    from ..solvers.base import method_available
 
     if paradigm in ("nm", "block") and method_available(paradigm, DEFAULT_METHODS[paradigm]):
         options = {"nm": nm} if paradigm == "nm" else {"block": block}

@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import InvalidArgument, PrunegapError
-from ..sweep.trials import PopupTrial, pack_mask
+from ..masks import pack_mask
+from ..sweep.trials import PopupTrial
 
 if TYPE_CHECKING:
     from ..sweep.config import SweepConfig

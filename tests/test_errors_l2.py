@@ -4,9 +4,11 @@ proven bounds and statistical estimate of Monte Carlo."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from prunegap import solve
 from prunegap.errors import forward, network_error, target_values, verdict
@@ -480,3 +482,217 @@ def test_network_error_dispatches_to_l2():
     assert relu1.confidence == relu2.confidence == 1.0 and (relu1.lower, relu1.upper) == (relu2.lower, relu2.upper)
     direct = l2_error_monte_carlo(A, b, w, norm="l2-sphere", rng=np.random.default_rng(5), n_samples=5_000)
     assert (direct.lower, direct.upper) == (relu1.lower, relu1.upper)
+
+
+# --- scale safety: every L2 error here is 1-homogeneous in (A, w) ------------
+#
+# g - f scales by s when A and w do (b fixed), so the interval at scale 2^s
+# must be 2^s times the one at scale 1, rounded outwards: squares of 2^600
+# overflow and those of 2^-600 underflow, so the evaluators rescale first.
+# The reference at scale 1 is the instance actually evaluated,
+# 2^-s (2^s A) (at 2^-1060 the entries are subnormals with few bits).
+
+SCALES = (-1060, -600, -100, 0, 100, 600, 1000)
+_DBL_MAX = float(np.finfo(np.float64).max)
+_SUB = Fraction(2) ** -1074  # the smallest subnormal: the spacing of the results near 0
+_ULPS = Fraction(4) * Fraction(2) ** -52
+
+
+def _assert_scaled(got: float, ref: float, s: int, *, up: bool, what: str) -> None:
+    """``got`` (at scale 2^s) against 2^s ``ref`` (at scale 1): on the outer side, and
+    at most a few ulps (or subnormal steps) away; inf only where 2^s ref overflows,
+    0 only where it underflows."""
+    assert math.isfinite(ref) and ref >= 0.0 and got >= 0.0, (what, got, ref)
+    exact = Fraction(ref) * Fraction(2) ** s
+    if math.isinf(got):
+        assert up and exact > Fraction(_DBL_MAX) * (1 - _ULPS), (what, got, ref, s)
+        return
+    g = Fraction(got)
+    if up:
+        assert exact <= g <= exact * (1 + _ULPS) + 2 * _SUB, (what, got, float(exact), s)
+    else:
+        assert min(exact * (1 - _ULPS), Fraction(_DBL_MAX)) - 2 * _SUB <= g <= exact, (what, got, float(exact), s)
+
+
+def _assert_interval_scaled(got, ref, s: int, what: str) -> None:
+    _assert_scaled(got.lower, ref.lower, s, up=False, what=f"{what} lower")
+    _assert_scaled(got.upper, ref.upper, s, up=True, what=f"{what} upper")
+    if ref.estimate is not None or got.estimate is not None:
+        _assert_scaled(got.estimate.lower, ref.estimate.lower, s, up=False, what=f"{what} estimate lower")
+        _assert_scaled(got.estimate.upper, ref.estimate.upper, s, up=True, what=f"{what} estimate upper")
+
+
+def _mp_error_sq(A, b, w, norm: str) -> Fraction:
+    """c'Kc (divided by d on the sphere) at 50 digits: the exact linear-output
+    error squared, as a Fraction (within 1e-45 relative)."""
+    mp = pytest.importorskip("mpmath")
+    with mp.workdps(50):
+        units = [[mp.mpf(float(x)) for x in row] for row in np.vstack([A, w[None, :]])]
+        c = [mp.mpf(float(x)) for x in b] + [mp.mpf(-1)]
+        norms = [mp.sqrt(mp.fsum(x * x for x in u)) for u in units]
+
+        def k(i, j):
+            if norms[i] == 0 or norms[j] == 0:
+                return mp.mpf(0)
+            cos = mp.fsum(x * y for x, y in zip(units[i], units[j])) / (norms[i] * norms[j])
+            th = mp.acos(max(min(cos, 1), -1))
+            return norms[i] * norms[j] * (mp.sin(th) + (mp.pi - th) * mp.cos(th)) / (2 * mp.pi)
+
+        n = len(units)
+        sq = mp.fsum(c[i] * c[j] * k(i, j) for i in range(n) for j in range(n))
+        if norm == "l2-sphere":
+            sq /= len(w)
+        m, e = mp.frexp(sq)
+        return Fraction(int(mp.nint(m * 2**200))) * Fraction(2) ** (int(e) - 200)
+
+
+def _assert_holds(res, truth_sq: Fraction) -> None:
+    assert Fraction(res.lower) ** 2 <= truth_sq, (res, float(truth_sq))
+    assert res.upper == math.inf or truth_sq <= Fraction(res.upper) ** 2, (res, float(truth_sq))
+
+
+def _wide_range_instance(seed: int, k: int, d: int, *, negative: bool):
+    """Units over a wide dynamic range: rows times 2^-300 .. 2^20, output
+    weights times 2^-500 .. 2^300 (so b_k ||A_k|| spans 2^-800 .. 2^320, more
+    than the 2^1021 an exact rescaling keeps in the normal range), the target
+    down to 2^-800, and zero rows and zero weights now and then."""
+    r = np.random.default_rng(seed)
+    A = r.normal(size=(k, d)) * np.exp2(r.choice([-300, -40, 0, 0, 0, 20], size=k))[:, None]
+    b = r.normal(size=k) * np.exp2(r.choice([-500, -300, 0, 0, 0, 300], size=k))
+    w = r.normal(size=d) * float(np.exp2(r.choice([-800, -40, 0, 0, 20])))
+    if k:
+        A[r.random(k) < 0.1] = 0.0
+        b[r.random(k) < 0.1] = 0.0
+        if negative:
+            b[0] = -abs(b[0]) - 0.5
+    if r.random() < 0.2:
+        w[r.integers(d)] = 0.0
+    return A, b, w
+
+
+def _at_scale(A, w, s: int):
+    """(2^s A, 2^s w) and the instance it really is at scale 1, 2^-s (2^s A, 2^s w)."""
+    As, ws = np.ldexp(A, s), np.ldexp(w, s)
+    return As, ws, np.ldexp(As, -s), np.ldexp(ws, -s)
+
+
+def test_kernel_tiny_scale_is_not_zero():
+    # the fuzz case: a single unit against the target, both at 2^-600
+    a, w = np.array([0.5, 0.5]), np.array([1.0, 0.0])
+    th = np.pi / 4
+    k_aw = np.linalg.norm(a) * (np.sin(th) + (np.pi - th) * np.cos(th)) / (2 * np.pi)
+    truth_sq_unit = (a @ a / 2 - 2 * k_aw + 0.5) / 2  # c'Kc / d on the sphere, at scale 1
+    truth = math.ldexp(math.sqrt(truth_sq_unit), -600)  # ~ 7.9e-182
+    for res in (
+        network_error(np.ldexp([[0.5, 0.5]], -600), [1.0], np.ldexp([1.0, 0.0], -600), output="linear", norm="l2-sphere"),
+        l2_error_kernel(np.ldexp([[0.5, 0.5]], -600), [1.0], np.ldexp([1.0, 0.0], -600), norm="l2-sphere"),
+    ):
+        assert 0.0 < res.lower <= truth <= res.upper <= truth * (1 + 1e-12), res
+
+
+@pytest.mark.parametrize("s", [-1060, -600, 600, 1000])
+def test_empty_network_at_extreme_scales(s):
+    # g = 0: the error is ||f|| = ||w|| / sqrt(2) (Gaussian) and ||w|| / sqrt(2 d) (sphere)
+    for d in (2, 3):
+        w = np.ldexp(np.eye(d)[0], s)
+        for norm, truth in (("l2-gaussian", math.ldexp(1 / math.sqrt(2), s)), ("l2-sphere", math.ldexp(1 / math.sqrt(2 * d), s))):
+            results = [
+                l2_error_kernel(np.zeros((0, d)), np.zeros(0), w, norm=norm),
+                l2_error_monte_carlo(np.zeros((0, d)), np.zeros(0), w, norm=norm, rng=np.random.default_rng(0), n_samples=100),
+                l2_error_monte_carlo(np.zeros((0, d)), np.zeros(0), w, norm=norm, rng=np.random.default_rng(0), n_samples=100,
+                                     exact_when_possible=False),
+            ]
+            for res in results:
+                assert np.isfinite(res.upper) and res.lower <= truth <= res.upper, (d, norm, res)
+                assert res.lower >= truth * (1 - 1e-7) - 1e-320 and res.upper <= truth * (1 + 1e-7) + 1e-320
+
+
+@pytest.mark.parametrize("s", [-600, 600])
+def test_monte_carlo_relu_d3_at_extreme_scales(s):
+    # a negative output weight, so neither the shortcut nor relu(h) = h applies
+    A, b, w = _instance(113, k=3, d=3)
+    ref = l2_error_monte_carlo(A, b, w, norm="l2-sphere", rng=np.random.default_rng(0), n_samples=2_000)
+    got = l2_error_monte_carlo(np.ldexp(A, s), b, np.ldexp(w, s), norm="l2-sphere", rng=np.random.default_rng(0),
+                               n_samples=2_000)
+    assert ref.lower > 0 and got.lower > 0 and np.isfinite(got.upper)
+    _assert_interval_scaled(got, ref, s, "monte-carlo")
+    assert got.stats["upper_from"] == ref.stats["upper_from"] and got.stats["lower_from"] == ref.stats["lower_from"]
+
+
+def test_overflowing_errors_are_inf_above_and_finite_below():
+    # finite inputs whose error is beyond the float range: upper = inf, and the
+    # lower bound stays below the truth (here 2^1100 times the error at scale 1:
+    # A times 2^500 and b times 2^600)
+    A, b, w = _instance(113, k=3, d=3)
+    big_A, big_b = np.ldexp(A, 500), np.ldexp(b, 600)
+    ref_k = l2_error_kernel(A, b, 0 * w)
+    got_k = l2_error_kernel(big_A, big_b, 0 * w)
+    _assert_interval_scaled(got_k, ref_k, 1100, "kernel")
+    assert got_k.upper == math.inf and got_k.lower == _DBL_MAX
+    ref = l2_error_monte_carlo(A, b, 0 * w, rng=np.random.default_rng(0), n_samples=500)
+    got = l2_error_monte_carlo(big_A, big_b, 0 * w, rng=np.random.default_rng(0), n_samples=500)
+    _assert_interval_scaled(got, ref, 1100, "monte-carlo")
+    assert got.upper == math.inf
+
+
+def test_non_finite_inputs_refused():
+    A, b, w = _instance(0, 3, 3)
+    for bad in (np.nan, np.inf, -np.inf):
+        for which in range(3):
+            args = [A.copy(), b.copy(), w.copy()]
+            args[which].flat[1] = bad
+            with pytest.raises(InvalidArgument):
+                l2_error_kernel(*args)
+            with pytest.raises(InvalidArgument):
+                l2_error_monte_carlo(*args, rng=np.random.default_rng(0), n_samples=10)
+            with pytest.raises(InvalidArgument):
+                network_error(*args, output="linear", norm="l2-sphere")
+        with pytest.raises(InvalidArgument):
+            arccos_kernel(np.array([[1.0, bad]]), A)
+
+
+@settings(max_examples=60)
+@given(seed=st.integers(0, 2**31), k=st.integers(0, 6), d=st.integers(2, 5), s=st.sampled_from(SCALES),
+       norm=st.sampled_from(NORMS))
+def test_kernel_homogeneous_in_scale(seed, k, d, s, norm):
+    A, b, w = _wide_range_instance(seed, k, d, negative=bool(seed % 2))
+    As, ws, A1, w1 = _at_scale(A, w, s)
+    ref = l2_error_kernel(A1, b, w1, norm=norm)
+    got = l2_error_kernel(As, b, ws, norm=norm)
+    _assert_interval_scaled(got, ref, s, "kernel")
+    # and the interval holds the high-precision value, at every scale (mpmath
+    # has no exponent range to leave)
+    ref_sq = _mp_error_sq(As, b, ws, norm)
+    _assert_holds(got, ref_sq)
+
+
+@settings(max_examples=60)
+@given(seed=st.integers(0, 2**31), k=st.integers(0, 6), s=st.sampled_from(SCALES), norm=st.sampled_from(NORMS),
+       output=st.sampled_from(["relu", "linear"]))
+def test_circle_l2_homogeneous_in_scale(seed, k, s, norm, output):
+    A, b, w = _wide_range_instance(seed, k, 2, negative=True)
+    As, ws, A1, w1 = _at_scale(A, w, s)
+    ref = l2_error_circle(A1, b, w1, output=output, norm=norm)
+    got = l2_error_circle(As, b, ws, output=output, norm=norm)
+    _assert_interval_scaled(got, ref, s, f"circle {output}")
+
+
+@settings(max_examples=40)
+@given(seed=st.integers(0, 2**31), k=st.integers(1, 5), d=st.integers(2, 4), s=st.sampled_from(SCALES),
+       norm=st.sampled_from(NORMS), output=st.sampled_from(["relu", "relu", "linear"]))
+def test_monte_carlo_homogeneous_in_scale(seed, k, d, s, norm, output):
+    # the proven bounds, the estimate and the sample bound all scale; the same
+    # rng gives the same sample directions at every scale
+    A, b, w = _wide_range_instance(seed, k, d, negative=True)
+    As, ws, A1, w1 = _at_scale(A, w, s)
+    kw = dict(output=output, norm=norm, n_samples=300, exact_when_possible=False)
+    ref = l2_error_monte_carlo(A1, b, w1, rng=np.random.default_rng(seed), **kw)
+    got = l2_error_monte_carlo(As, b, ws, rng=np.random.default_rng(seed), **kw)
+    _assert_interval_scaled(got, ref, s, f"monte-carlo {output}")
+    # and the proven interval holds the exact value: the circle's in d = 2, the kernel's for a linear output
+    if d == 2 and output == "relu":
+        exact = l2_error_circle(As, b, ws, output="relu", norm=norm)
+        assert got.lower <= exact.upper and exact.lower <= got.upper
+    if output == "linear":
+        ref_sq = _mp_error_sq(As, b, ws, norm)
+        _assert_holds(got, ref_sq)

@@ -36,13 +36,13 @@ import numpy as np
 
 from ..exceptions import InvalidArgument
 from ._bound import ErrorBound
+from ._scale import scale_back as _scale_back, unit_power as _unit_power
 from .l2 import _check_instance
 
 __all__ = ["sup_error_circle", "l2_error_circle", "circle_pieces"]
 
 _TWO_PI = 2.0 * np.pi  # below the true 2pi by 2.4e-16 (1.1 ulp of 1)
 _ULP = float(np.finfo(np.float64).eps)
-_TINY = float(np.finfo(np.float64).tiny)
 
 # Rounding allowances, in units of eps * S (sup) and eps * S^2 (mean square),
 # S = sum_i |c_i| + ||w|| on the rescaled instance.  With delta <= 6 eps the
@@ -130,12 +130,6 @@ class _Pieces:
     exp: int  # the instance is 2^exp times the rescaled one
 
 
-def _unit_power(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """X = 2^e * Xhat row-wise, with max |Xhat| in [1/2, 1) (exact: a power of two)."""
-    e = np.frexp(np.max(np.abs(X), axis=1))[1].astype(np.int64)
-    return np.ldexp(X, -e[:, None].astype(np.int32)), e
-
-
 def _pieces(A: np.ndarray, b: np.ndarray, w: np.ndarray) -> _Pieces:
     """Arcs and coefficients of g and f on the instance rescaled by an exact power of two.
 
@@ -206,16 +200,6 @@ def _check(A, b, w) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     A = np.asarray(A, dtype=np.float64).reshape(-1, 2)
     b = np.asarray(b, dtype=np.float64).reshape(-1)
     return _check_instance(A, b, w)  # shapes, finiteness; drops b_i = 0 and a_i = 0
-
-
-def _scale_back(x: float, exp: int, up: bool) -> float:
-    """2^exp x rounded outwards: exact unless it leaves the normal range."""
-    y = math.ldexp(x, exp) if x != 0.0 else 0.0
-    if x != 0.0 and abs(y) < _TINY:
-        y = math.nextafter(y, math.inf if up else 0.0)
-    if math.isinf(y) and not up:
-        y = float(np.finfo(np.float64).max)
-    return max(y, 0.0)
 
 
 def circle_pieces(A: np.ndarray, b: np.ndarray, w: np.ndarray):

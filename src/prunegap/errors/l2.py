@@ -34,6 +34,12 @@ two-sided empirical Bernstein bound (Maurer & Pontil 2009, Thm 4) on the
 sampled mean of the bounded (g - f)^2, rigorous at its stated confidence on
 every instance (no normal approximation), but never a certificate.
 
+Scale.  Squares of norms of 2^600 overflow and those of 2^-600 underflow, so
+every evaluation runs on the instance rescaled by an exact power of two
+(:func:`._scale.rescaled_instance`: the largest b_k ||A_k|| or ||w|| near 1)
+and its bounds are scaled back with outward rounding (:func:`._scale.scale_back`);
+the error is 1-homogeneous in (A, w), so this changes nothing else.
+
 =================  ==========================  ============================
 case               proven [lower, upper]       statistical ``estimate``
 =================  ==========================  ============================
@@ -56,6 +62,7 @@ from .._validation import as_generator, check_choice, check_int
 from ..exceptions import InvalidArgument
 from ..setting import OUTPUTS
 from ._bound import ErrorBound, Estimate
+from ._scale import rescaled_instance, scale_back, unit_power
 
 __all__ = ["arccos_kernel", "l2_error_kernel", "l2_error_monte_carlo"]
 
@@ -80,10 +87,21 @@ def _rows(name: str, X: Any) -> np.ndarray:
     return X
 
 
+def _row_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean row norms with no square that under- or overflows (each row
+    is scaled by a power of two first, exactly)."""
+    Xh, e = unit_power(X)
+    with np.errstate(over="ignore"):  # a norm beyond the float range is inf
+        return np.ldexp(np.linalg.norm(Xh, axis=1), e.astype(np.int32))
+
+
 def _unit_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = np.linalg.norm(X, axis=1)
-    U = X / np.where(n > 0, n, 1.0)[:, None]  # zero rows stay zero and give k = 0 below
-    return U, n
+    """Unit directions and norms of the rows, both free of under- and overflow."""
+    Xh, e = unit_power(X)
+    nh = np.linalg.norm(Xh, axis=1)
+    U = Xh / np.where(nh > 0, nh, 1.0)[:, None]  # zero rows stay zero and give k = 0 below
+    with np.errstate(over="ignore"):
+        return U, np.ldexp(nh, e.astype(np.int32))
 
 
 def _j_of_delta(delta: np.ndarray) -> np.ndarray:
@@ -136,7 +154,8 @@ def arccos_kernel(X: Any, Y: Any) -> np.ndarray:
         far = ~near_par
         vals[far] = _j_of_delta(delta[far])
         J[i, j] = vals
-    return (nx[:, None] * ny[None, :]) * J / (2.0 * np.pi)
+    with np.errstate(over="ignore", under="ignore"):  # K itself may leave the float range
+        return (nx[:, None] * ny[None, :]) * J / (2.0 * np.pi)
 
 
 def _check_instance(A: Any, b: Any, w: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,6 +182,8 @@ def _rounding_slack(n_units: int, d: int, scale: float) -> float:
     (norms, a length-d dot product, and a kernel factor whose derivative in
     cos theta is at most pi), and summing c'Kc adds about n * eps * S^2 / 2
     with S = sum |c_i| ||a_i||.  Four times that, to stay on the safe side.
+    On a rescaled instance (S >= 1/4) this also covers the products that
+    underflow, each within 2^-1074.
     """
     return 4.0 * (n_units + d + 16) * _EPS * scale * scale
 
@@ -182,21 +203,35 @@ def l2_error_kernel(A: Any, b: Any, w: Any, *, norm: str = "l2-gaussian") -> Err
     """
     check_choice("norm", norm, _L2_NORMS)
     A, b, w = _check_instance(A, b, w)
+    k = int(A.shape[0])
+    A, b, w, exp = rescaled_instance(A, b, w)  # g - f = 2^exp times that of (A, b, w) now
+    lower, upper, mean_sq, slack = _kernel_interval(A, b, w, norm)
+    return ErrorBound(
+        lower=scale_back(lower, exp, up=False),
+        upper=scale_back(upper, exp, up=True),
+        method="kernel",
+        stats={"mean_sq": _ldexp(mean_sq, 2 * exp), "rounding_slack": _ldexp(slack, 2 * exp), "kept_units": k},
+    )
+
+
+def _ldexp(x: float, exp: int) -> float:
+    """2^exp x to nearest, inf or 0 outside the range (for stats, not for bounds)."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.ldexp(x, exp))
+
+
+def _kernel_interval(A: np.ndarray, b: np.ndarray, w: np.ndarray, norm: str) -> tuple[float, float, float, float]:
+    """(lower, upper, mean_sq, slack) of the linear-output error on a rescaled instance."""
     d = w.shape[0]
     units = np.vstack([A, w[None, :]])
     coef = np.concatenate([b, [-1.0]])
     K = arccos_kernel(units, units)
     mean_sq = _quad(K, coef)
-    scale = float(np.abs(coef) @ np.linalg.norm(units, axis=1))
+    scale = float(np.abs(coef) @ _row_norms(units))
     slack = _rounding_slack(units.shape[0], d, scale)
     if norm == "l2-sphere":
         mean_sq, slack = mean_sq / d, slack / d
-    return ErrorBound(
-        lower=math.sqrt(max(mean_sq - slack, 0.0)),
-        upper=math.sqrt(max(mean_sq, 0.0) + slack),
-        method="kernel",
-        stats={"mean_sq": mean_sq, "rounding_slack": slack, "kept_units": int(A.shape[0])},
-    )
+    return math.sqrt(max(mean_sq - slack, 0.0)), math.sqrt(max(mean_sq, 0.0) + slack), mean_sq, slack
 
 
 def _proven_relu_bounds(A: np.ndarray, b: np.ndarray, w: np.ndarray, norm: str) -> dict[str, float]:
@@ -216,6 +251,7 @@ def _proven_relu_bounds(A: np.ndarray, b: np.ndarray, w: np.ndarray, norm: str) 
     each unit relu(<u, x>), u in (A, w, -w), and h_+ and h_- (the units with
     b_k < 0, weighted by |b_k|).  Numerators lose their rounding allowance and
     denominators gain theirs, so the quotient stays a lower bound.
+    (A, b, w) is a rescaled instance (:func:`._scale.rescaled_instance`).
     """
     d = w.shape[0]
     units = np.vstack([A, w[None, :], -w[None, :]])
@@ -227,9 +263,9 @@ def _proven_relu_bounds(A: np.ndarray, b: np.ndarray, w: np.ndarray, norm: str) 
     e0, p, q = _quad(K, c0), _quad(K, c0, e), _quad(K, e)
     lam = max(0.0, -p / q) if q > 0 else 0.0
     best_sq = e0 + 2.0 * lam * p + lam * lam * q
-    unit_norms = np.linalg.norm(units, axis=1)
+    unit_norms = _row_norms(units)
     base = float(np.abs(c0) @ unit_norms)
-    wn = float(np.linalg.norm(w))
+    wn = float(unit_norms[-1])
 
     def upper(sq: float, lam_: float) -> float:
         slack = _rounding_slack(n_u, d, base + lam_ * wn)
@@ -282,7 +318,7 @@ def _sup_of_network(U: np.ndarray, c: np.ndarray) -> float:
     Rows are grouped on exactly equal float directions; the allowance covers
     the rounding and directions that agree only to the last bit.
     """
-    norms = np.linalg.norm(U, axis=1)
+    norms = _row_norms(U)
     live = norms > 0
     U, c, norms = U[live], c[live], norms[live]
     if U.shape[0] == 0:
@@ -308,12 +344,16 @@ def _sup_bound(A: np.ndarray, b: np.ndarray, w: np.ndarray, output: str) -> floa
     0 <= relu(<a, u>) <= ||a||, so g lies in [0, P] with
     P = sum_{b_k > 0} b_k ||A_k||, f in [0, ||w||], and |g - f| <= max(P, ||w||).
     A linear output has h in [-N, P] with N = sum_{b_k < 0} |b_k| ||A_k||,
-    so |g - f| <= max(P, N + ||w||).
+    so |g - f| <= max(P, N + ||w||).  The crude bound also gets an absolute
+    allowance eps (P + N + ||w||), like every other bound here: on a rescaled
+    instance that covers the entries flushed below the normal range even when
+    P and ||w|| are nothing but such entries.
     """
-    an = np.linalg.norm(A, axis=1)
+    an = _row_norms(A)
     P, N = float(np.maximum(b, 0.0) @ an), float(np.maximum(-b, 0.0) @ an)
-    wn = float(np.linalg.norm(w))
-    crude = (max(P, wn) if output == "relu" else max(P, N + wn)) * (1.0 + 4.0 * (A.shape[0] + 8) * _EPS)
+    wn = float(_row_norms(w[None, :])[0])
+    rel = 4.0 * (A.shape[0] + 8) * _EPS
+    crude = (max(P, wn) if output == "relu" else max(P, N + wn)) * (1.0 + rel) + rel * (P + N + wn)
     if output == "linear":
         return min(crude, _sup_of_network(np.vstack([A, w[None, :]]), np.append(b, -1.0)))
     units = np.vstack([A, w[None, :], -w[None, :]])
@@ -404,6 +444,12 @@ def l2_error_monte_carlo(
         reason = "linear output" if output == "linear" else "all output weights >= 0, so relu(h) = h"
         return ErrorBound(res.lower, res.upper, "kernel", stats={**res.stats, "shortcut": reason})
 
+    # Everything below runs on the rescaled instance, whose g - f is 2^-exp
+    # times ours, and is scaled back at the end: the samples too (the same
+    # directions u at every scale), so ``estimate`` scales with the bounds.
+    A, b, w, exp = rescaled_instance(A, b, w)
+    AT = A.T
+
     # The proven interval, which alone decides.
     proven: dict[str, float] = {}
     if output == "relu":
@@ -413,9 +459,9 @@ def l2_error_monte_carlo(
     else:
         proven_lower, proven_upper = math.inf, math.inf
     if linear_equivalent:
-        kern = l2_error_kernel(A, b, w, norm=norm)
-        proven_lower = kern.lower if output == "linear" else max(proven_lower, kern.lower)
-        proven_upper = min(proven_upper, kern.upper)
+        kern_lower, kern_upper, _, _ = _kernel_interval(A, b, w, norm)
+        proven_lower = kern_lower if output == "linear" else max(proven_lower, kern_lower)
+        proven_upper = min(proven_upper, kern_upper)
         lower_from = upper_from = "kernel"
     # Y = factor (g - f)^2 <= y_bound on the sphere (tau: room for rounding),
     # and an L2 error is at most the sup: sqrt(E Y) <= sqrt(y_bound).
@@ -427,7 +473,6 @@ def l2_error_monte_carlo(
         proven_upper, upper_from = math.sqrt(y_bound), "sup-bound"
     proven_lower = min(proven_lower, proven_upper)  # equal truths; only rounding could cross them
 
-    AT = A.T
     # Chan et al.'s pairwise merge of (count, mean, M2): stable for large n.
     n_tot, mean, m2, n_batches = 0, 0.0, 0.0, 0
     y_max = 0.0
@@ -475,40 +520,49 @@ def l2_error_monte_carlo(
     est_lower = min(max(mc_lower, proven_lower), proven_upper)
     est_upper = min(max(mc_upper, est_lower), proven_upper)
 
+    # Back to the caller's scale: bounds outwards (lower ends down, upper ends
+    # up; monotone, so the order lower <= estimate <= upper survives), the
+    # rest to nearest.  Squares scale by 2^(2 exp), the variance by 2^(4 exp).
+    def down(x: float) -> float:
+        return scale_back(x, exp, up=False)
+
+    def up(x: float) -> float:
+        return scale_back(x, exp, up=True)
+
     stats: dict[str, Any] = {
         "n_samples": n_tot,
-        "mean_sq": mean,
-        "sample_var": var,
-        "stderr": math.sqrt(var / n_tot),
-        "sample_bound_sq": y_bound,
-        "sample_max_sq": y_max,
-        "half_width_sq": half,
-        "mean_slack_sq": mean_slack,
+        "mean_sq": _ldexp(mean, 2 * exp),
+        "sample_var": _ldexp(var, 4 * exp),
+        "stderr": _ldexp(math.sqrt(var / n_tot), 2 * exp),
+        "sample_bound_sq": _ldexp(y_bound, 2 * exp),
+        "sample_max_sq": _ldexp(y_max, 2 * exp),
+        "half_width_sq": _ldexp(half, 2 * exp),
+        "mean_slack_sq": _ldexp(mean_slack, 2 * exp),
         "lower_from": lower_from,
         "upper_from": upper_from,
-        "mc_lower": mc_lower,
-        "mc_upper": mc_upper,
-        "proven_lower": proven_lower,
-        "proven_upper": proven_upper,
-        "proven_upper_kernel": proven_upper_kernel,
-        "proven_upper_sup": math.sqrt(y_bound),
+        "mc_lower": down(mc_lower),
+        "mc_upper": up(mc_upper),
+        "proven_lower": down(proven_lower),
+        "proven_upper": up(proven_upper),
+        "proven_upper_kernel": up(proven_upper_kernel),
+        "proven_upper_sup": up(math.sqrt(y_bound)),
         "kept_units": k,
     }
     if proven:
         stats.update(
             {
                 "proven_lam": proven["lam"],
-                "proven_upper_lam1": proven["bound_lam1"],
-                "proven_upper_lam0": proven["bound_lam0"],
+                "proven_upper_lam1": up(proven["bound_lam1"]),
+                "proven_upper_lam0": up(proven["bound_lam0"]),
             }
         )
     witness = None if worst_u is None else worst_u[None, :]
     return ErrorBound(
-        lower=proven_lower,
-        upper=proven_upper,
+        lower=stats["proven_lower"],
+        upper=stats["proven_upper"],
         method="monte-carlo",
         witnesses=witness,
-        witness_values=None if worst_u is None else np.array([worst_val]),
+        witness_values=None if worst_u is None else np.array([_ldexp(worst_val, exp)]),
         stats=stats,
-        estimate=Estimate(est_lower, est_upper, confidence, "empirical-bernstein", n_tot),
+        estimate=Estimate(down(est_lower), up(est_upper), confidence, "empirical-bernstein", n_tot),
     )

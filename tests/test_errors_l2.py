@@ -696,3 +696,29 @@ def test_monte_carlo_homogeneous_in_scale(seed, k, d, s, norm, output):
     if output == "linear":
         ref_sq = _mp_error_sq(As, b, ws, norm)
         _assert_holds(got, ref_sq)
+
+
+@pytest.mark.parametrize("scale", [-1000, -600, 0, 600, 1000])
+@pytest.mark.parametrize("norm", ["sup", "l2-sphere", "l2-gaussian"])
+@pytest.mark.parametrize("output", ["relu", "linear"])
+def test_d1_errors_at_every_scale_contain_the_exact_value(scale, norm, output):
+    # d = 1: the sphere is {-1, +1}, so the truth is a closed form; at 2^600 the squares used to
+    # overflow (lower = inf: a wrong "no" at every eps) and at 2^-600 a "+ 1" in the slack made the
+    # interval [0, 1.8e-15]
+    from fractions import Fraction
+
+    A = np.array([[0.5], [-0.25], [0.75]])
+    b = np.array([1.0, -0.5, 0.3])
+    w = np.array([0.9])
+    r = network_error(np.ldexp(A, scale), b, np.ldexp(w, scale), norm=norm, output=output)
+    diffs = []
+    for x in (1, -1):
+        h = sum(Fraction(float(bk)) * max(Fraction(float(ak)) * x, Fraction(0)) for ak, bk in zip(A[:, 0], b))
+        g = max(h, Fraction(0)) if output == "relu" else h
+        diffs.append(g - max(Fraction(float(w[0])) * x, Fraction(0)))
+    exact1 = float(max(abs(t) for t in diffs)) if norm == "sup" else math.sqrt(float(sum(t * t for t in diffs) / 2))
+    exact = math.ldexp(exact1, scale)
+    assert math.isfinite(r.lower) and math.isfinite(r.upper)
+    assert r.lower <= exact <= r.upper
+    if exact > 1e-300:
+        assert r.upper - r.lower <= 1e-12 * exact

@@ -39,6 +39,7 @@ from .._validation import as_generator, check_choice, check_positive_float
 from ..masks import Masks
 from ..network import Instance
 from ..setting import NORMS, OUTPUTS
+from ._scale import rescaled_instance, scale_back
 from ._bound import VERDICTS, ErrorBound, Estimate, verdict
 from .circle import l2_error_circle, sup_error_circle
 
@@ -60,6 +61,31 @@ def target_values(w: np.ndarray, X: np.ndarray) -> np.ndarray:
 def _points_error(A, b, w, X, output, weights=None) -> tuple[float, np.ndarray]:
     diff = forward(A, b, X, output) - target_values(w, X)
     return diff, np.abs(diff)
+
+
+def _error_d1(A: np.ndarray, b: np.ndarray, w: np.ndarray, output: str, norm: str, n_witnesses: int) -> ErrorBound:
+    """d = 1: the sphere is {-1, +1}, so both norms are exact up to rounding.
+
+    Computed on the instance rescaled by an exact power of two (no square
+    over- or underflows at any scale), then scaled back outwards.  Rounding:
+    each of the k products and the sum err by at most (k + 2) eps S with
+    S = sum_k |b_k A_k| + |w| (then the difference, the square and the
+    root add a few eps of the value, itself <= S): 4 (k + 2) eps S covers it.
+    """
+    keep = (b != 0) & (A[:, 0] != 0)
+    A, b, w, exp = rescaled_instance(A[keep], b[keep], w)
+    X = np.array([[1.0], [-1.0]])
+    diff, ad = _points_error(A, b, w, X, output)
+    if norm == "sup":
+        val = float(ad.max())
+    else:  # both signs equally likely; E x^2 = 1 for the Gaussian
+        val = float(np.sqrt(np.mean(diff**2)))
+    slack = 4 * (A.shape[0] + 2) * float(np.finfo(float).eps) * (float(np.abs(b) @ np.abs(A[:, 0])) + abs(float(w[0])))
+    order = np.argsort(ad)[::-1][: max(1, n_witnesses)]
+    with np.errstate(over="ignore"):
+        values = np.ldexp(diff[order], exp)
+    return ErrorBound(scale_back(max(0.0, val - slack), exp, up=False), scale_back(val + slack, exp, up=True),
+                      "exact-points", witnesses=X[order], witness_values=values)
 
 
 def _accepted(func: Any, options: dict[str, Any]) -> dict[str, Any]:
@@ -99,15 +125,7 @@ def network_error(
     w = np.asarray(w, dtype=np.float64)
     d = w.shape[0]
     if d == 1:
-        X = np.array([[1.0], [-1.0]])
-        diff, ad = _points_error(A, b, w, X, output)
-        if norm == "sup":
-            val = float(ad.max())
-        else:  # both signs equally likely; E x^2 = 1 for the Gaussian
-            val = float(np.sqrt(np.mean(diff**2)))
-        slack = 4 * (A.shape[0] + 2) * np.finfo(float).eps * (float(np.abs(b) @ np.abs(A[:, 0])) + abs(w[0]) + 1)
-        order = np.argsort(ad)[::-1][: max(1, n_witnesses)]
-        return ErrorBound(max(0.0, val - slack), val + slack, "exact-points", witnesses=X[order], witness_values=diff[order])
+        return _error_d1(A, b, w, output, norm, n_witnesses)
     if norm == "sup":
         if d == 2:
             return sup_error_circle(A, b, w, output=output, n_witnesses=n_witnesses)

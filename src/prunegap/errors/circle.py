@@ -258,7 +258,7 @@ def sup_error_circle(
         method="exact-circle",
         witnesses=np.stack([np.cos(tw_), np.sin(tw_)], axis=1),
         witness_values=np.ldexp(diff.ravel()[order], pc.exp),
-        stats={"arcs": int(n), "kept_units": pc.k, "slack": math.ldexp(slack, pc.exp)},
+        stats={"arcs": int(n), "kept_units": pc.k, "slack": _scale_back(slack, pc.exp, up=True)},
     )
 
 

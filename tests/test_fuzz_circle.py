@@ -279,8 +279,8 @@ def _check_all(A, b, w, s):
             hi_t = math.sqrt(factor * (T + err)) * (1 + 4 * EPS)
             lo_t = math.sqrt(factor * max(T - err, 0.0)) * (1 - 4 * EPS)
             results = [l2_error_circle(As, b, ws, output=output, norm=norm)]
-            if s == 0 and p == 0:  # linear output: the kernel of errors/l2.py, which does not rescale
-                results.append(network_error(As, b, ws, output=output, norm=norm))
+            # network_error: the kernel of errors/l2.py for a linear output (rescaled like the circle)
+            results.append(network_error(As, b, ws, output=output, norm=norm))
             for r in results:
                 lo, up = unscale(r)
                 assert lo <= hi_t + coarse and up >= lo_t - coarse, (output, norm, r.method, lo, up, lo_t, hi_t)

@@ -1,4 +1,4 @@
-"""What the exact solvers' certificates rest on (solvers/mip.py, "Soundness"; docs/theory.md section 5).
+"""What the exact solvers' certificates rest on (solvers/mip, "Soundness"; docs/theory.md section 5).
 
 - CP-SAT's rows are rounded *outwards*: on coefficients that are not dyadic and an eps so small that
   K * eps < 1 in the scaled integers, a row without its rounding slack cuts off an exact ticket;
@@ -20,9 +20,9 @@ from _brute import neuron_errors, weight_errors
 from prunegap.network import Instance, draw_instance
 from prunegap.planted import planted_instance
 from prunegap.setting import Setting
-from prunegap.solvers import mip
 from prunegap.solvers.base import get_method
 from prunegap.solvers.mip import NEURON, CuttingPlaneSolver, MIPOptions, MIPResult, PointMIP, SatModel
+from prunegap.solvers.mip import loop as mip_loop
 
 OUTPUTS = ("relu", "linear")
 BACKENDS = ("cpsat", "highs")
@@ -196,7 +196,7 @@ def test_an_unverified_highs_infeasible_is_unknown(why, monkeypatch):
     eps = 0.5 * _best_error(inst, "neuron")  # far below the optimum: HiGHS proves "no" at once
     assert get_method("neuron", "mip").solve(inst, eps, backend="highs").status == "no"
     if why == "ortools_missing":
-        monkeypatch.setattr(mip, "sat_available", lambda: False)
+        monkeypatch.setattr(mip_loop, "sat_available", lambda: False)  # what the loop asks before a re-proof
     else:
         monkeypatch.setattr(SatModel, "solve", lambda self, **kw: MIPResult("limit", None, 7, "conflict_limit"))
     out = get_method("neuron", "mip").solve(inst, eps, backend="highs")
@@ -240,7 +240,7 @@ def test_reproof_model_holds_the_same_system(output, seed):
     setting = Setting(d=2, output=output)
     n = 9
     inst = draw_instance(setting, seed, n)
-    solver = CuttingPlaneSolver(setting, seed, inst.w, inst.U, inst.v, 0.2, NEURON, MIPOptions(backend="highs"))
+    solver = CuttingPlaneSolver(setting, seed, inst.target, inst.U, inst.v, 0.2, NEURON, MIPOptions(backend="highs"))
     S = np.array(list(itertools.product([0, 1], repeat=n)), np.uint8)
     rng = np.random.default_rng(seed)
     model = solver._model(6, 0.2)

@@ -12,17 +12,8 @@ from hypothesis import strategies as st
 
 from prunegap import Masks, Setting, draw_instance, evaluate, solve
 from prunegap.exceptions import InvalidArgument
-from prunegap.sweep.config import (
-    _ANALYSIS_KEYS,
-    _QUICK_KEYS,
-    _SETTING_KEYS,
-    _STUDY_KEYS,
-    _TOP_KEYS,
-    SweepConfig,
-    default_toml,
-    load_config,
-    parse_config,
-)
+from prunegap.sweep.config import SweepConfig, default_toml, load_config, parse_config, read_toml
+from prunegap.sweep.config.validate import _ANALYSIS_KEYS, _QUICK_KEYS, _SETTING_KEYS, _STUDY_KEYS, TOP_KEYS
 from prunegap.solvers import method_available
 
 # TOML values: what a parsed file can hold (64-bit integers, any float).
@@ -84,13 +75,13 @@ documents = st.fixed_dictionaries(
         "quick": st.one_of(st.dictionaries(near(list(_QUICK_KEYS)), values, max_size=2), values),
         "studies": st.one_of(st.lists(studies, min_size=1, max_size=2), values),
     },
-).flatmap(lambda d: sometimes(st.dictionaries(near(list(_TOP_KEYS)), values, max_size=2)).map(lambda extra: {**extra, **d}))
+).flatmap(lambda d: sometimes(st.dictionaries(near(list(TOP_KEYS)), values, max_size=2)).map(lambda extra: {**extra, **d}))
 
 
 @settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(doc=documents, quick=st.booleans())
 def test_any_document_gives_a_config_or_one_clear_error(doc, quick):
-    unknown = [k for k in doc if k not in _TOP_KEYS]
+    unknown = [k for k in doc if k not in TOP_KEYS]
     try:
         cfg = parse_config(doc, quick=quick, source="sweep.toml")
     except InvalidArgument as exc:
@@ -105,14 +96,8 @@ def test_any_document_gives_a_config_or_one_clear_error(doc, quick):
     assert isinstance(cfg, SweepConfig) and cfg.trials()
     assert all(0 < t.eps < 1 and 1 <= t.d <= 64 for t in cfg.trials()[:1000])
     assume(len(cfg.trials()) <= 5000)  # the round trip below lists every trial
-    again = parse_config(_reparse(cfg.to_toml()), source="resolved")
+    again = parse_config(read_toml(cfg.to_toml(), "resolved"), source="resolved")
     assert again.fingerprint() == cfg.fingerprint() and again.trials() == cfg.trials()
-
-
-def _reparse(text: str) -> dict:
-    import tomllib
-
-    return tomllib.loads(text)
 
 
 @settings(max_examples=200)

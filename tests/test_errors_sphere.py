@@ -5,6 +5,8 @@ from hypothesis import given, settings, strategies as st
 from conftest import sphere_points
 from prunegap.errors import forward, network_error, target_values
 from prunegap.errors.circle import sup_error_circle
+from prunegap.errors import _caps as G  # the cell geometry, tested directly
+from prunegap.errors import sphere as S  # its per-cell bound, tested directly
 from prunegap.errors.sphere import sup_error_sphere
 from prunegap.exceptions import InvalidArgument
 
@@ -209,8 +211,6 @@ def test_network_error_dispatches_in_d3():
 def _cells_on_kinks(A, w, rng, N):
     """N branch-and-bound cells (face, z, half widths) of random sizes
     placed on or near the kinks of the units and of the target."""
-    from prunegap.errors import sphere as S
-
     d = w.shape[0]
     V = np.vstack([A, w])
     V = V[np.abs(V).max(1) > 0]
@@ -226,18 +226,16 @@ def _cells_on_kinks(A, w, rng, N):
     z = np.stack([np.delete(y[i], ax[i]) for i in range(N)])
     hw = (10.0 ** rng.uniform(-4, 0, N))[:, None] * rng.choice([1.0, 0.5], (N, d - 1))
     z = np.clip(z, -1 + hw, 1 - hw)
-    return S._Faces(d), face, z, hw
+    return G.Faces(d), face, z, hw
 
 
 def _check_cell_bounds_cover_samples(A, b, w, output, rng, N=60, M=400, atol=1e-13):
     """The proof rests on the per-cell bound: test it directly (without the
     rounding slack) against points sampled in each cell, corners included."""
-    from prunegap.errors import sphere as S
-
     d = w.shape[0]
     P = S._merge(A, b, w, output == "relu")
     faces, face, z, hw = _cells_on_kinks(A, w, rng, N)
-    C, rho, box = S._caps(faces, face, z, hw)
+    C, rho, box = G.caps(faces, face, z, hw)
     bound = S._cell_bounds(P, C, rho, 0.0, -np.inf, box)[0] * P.unit_scale
     assert not np.isnan(bound).any() and not (bound == -np.inf).any()
     u = rng.uniform(-1, 1, (N, M, d - 1))
@@ -375,22 +373,20 @@ def _rim_configuration(rng, N, d, kind):
 @pytest.mark.parametrize("kind", ["antiparallel", "at_rim"])
 @pytest.mark.parametrize("d", [3, 4])
 def test_piece_bound_keeps_the_cap_maximiser_next_to_a_plane_missing_the_cap(kind, d):
-    from prunegap.errors import sphere as S
-
     rng = np.random.default_rng(41 + d + (kind == "at_rim"))
     N = 3000
     c, e, f, alpha, cosa, sina, n, L = _rim_configuration(rng, N, d, kind)
-    face = S._Face(c, n, cosa, sina)
+    face = G.Face(c, n, cosa, sina)
     assert face.empty.mean() > 0.5  # the configuration the bound must survive
     on = np.ones(N, dtype=bool)
     X = _cap_samples(c, e, alpha, rng, 64)
     # The plane misses the cap, with the cap on its positive side: the piece
     # {<n, x> >= 0} is the whole cap, the piece {<n, x> <= 0} is empty.
-    whole = S._piece_max_pm(L, c, cosa, sina, [(face, 1.0, on)])
-    void = S._piece_max_pm(L, c, cosa, sina, [(face, -1.0, on)])
+    whole = G.piece_max_pm(L, c, cosa, sina, [(face, 1.0, on)])
+    void = G.piece_max_pm(L, c, cosa, sina, [(face, -1.0, on)])
     # A second plane cutting the cap away from both maximisers (along f).
     n2 = _unit_rows(c * np.sin(alpha / 2)[:, None] + f * np.cos(alpha / 2)[:, None])
-    cut = S._piece_max_pm(L, c, cosa, sina, [(face, 1.0, on), (S._Face(c, n2, cosa, sina), 1.0, on)])
+    cut = G.piece_max_pm(L, c, cosa, sina, [(face, 1.0, on), (G.Face(c, n2, cosa, sina), 1.0, on)])
     nL = np.linalg.norm(L, axis=1)
     for which, sg in enumerate((1.0, -1.0)):
         want = np.maximum(_cap_max_exact(sg * L, c, alpha), (sg * L[:, None, :] * X).sum(2).max(1))
@@ -412,9 +408,7 @@ def _crafted_rim_cell(rng, faces, lev):
     hw = np.full((1, d - 1), 2.0**-lev)
     z = ((rng.integers(-(2 ** (lev - 1)), 2 ** (lev - 1), d - 1) * 2 + 1) * hw[0])[None]
     face = np.array([int(rng.integers(0, 2 * d))])
-    from prunegap.errors import sphere as S
-
-    C, rho, box = S._caps(faces, face, z, hw)
+    C, rho, box = G.caps(faces, face, z, hw)
     c = C[0]
     a = np.arcsin(rho[0] * np.sqrt(1 - 0.25 * rho[0] ** 2))
     corner = rng.choice([-1.0, 1.0], d - 1)
@@ -464,10 +458,8 @@ def test_cell_bound_survives_an_empty_h_face_next_to_the_target_maximiser(d):
     # On the old code a few percent of these cells got a bound ~1e-7 below
     # values inside them (the piece's maximiser taken as outside the empty
     # face, its bound fell to the kink face).
-    from prunegap.errors import sphere as S
-
     rng = np.random.default_rng(60 + d)
-    faces = S._Faces(d)
+    faces = G.Faces(d)
     for _ in range(120):
         A, b, w, cell, (C, rho, box) = _crafted_rim_cell(rng, faces, int(rng.integers(10, 14)))
         P = S._merge(A, b, w, True)
@@ -513,11 +505,9 @@ def _error_scale(A, b, w):
 
 
 def test_network_error_on_crafted_rim_cells_contains_the_optimised_sup():
-    from prunegap.errors import sphere as S
-
     rng = np.random.default_rng(67)
     for d in (3, 4):
-        faces = S._Faces(d)
+        faces = G.Faces(d)
         X = sphere_points(d, 20_000, seed=d)
         for _ in range(3):
             A, b, w, _, _ = _crafted_rim_cell(rng, faces, int(rng.integers(10, 14)))

@@ -259,7 +259,7 @@ def test_kill_9_of_an_isolated_sweep_leaves_no_process_and_resumes(tmp_path):
 def test_a_folder_of_another_prunegap_version_is_refused(tmp_path, monkeypatch):
     cfg = config(seeds=[0], dims=[2], eps=[0.1])
     run_sweep(cfg, tmp_path / "v", workers=1)
-    import prunegap.sweep.config as config_module
+    import prunegap.sweep.config.model as config_module
     import prunegap.sweep.store as store_module
 
     monkeypatch.setattr(config_module, "__version__", "99.0.0")

@@ -209,8 +209,8 @@ def test_unknown_options_are_ignored_and_bad_ones_rejected():
         solver.solve(inst, 0.5, node_limit=0)
     with pytest.raises(InvalidArgument):
         solver.solve(inst, 0.5, backend="gurobi")
-    with pytest.raises(InvalidArgument):
-        solver.solve(inst, 0.5, objective="fastest")
+    with pytest.raises(InvalidArgument, match="objective"):  # validated where the caller enters
+        api.solve(Setting(d=2), width=8, seed=0, eps=0.5, paradigm="neuron", objective="fastest")
     with pytest.raises(InvalidArgument):
         solver.solve(draw_instance(Setting(d=2, norm="l2-sphere"), 0, 8), 0.5)
 

@@ -16,16 +16,22 @@ from prunegap import InvalidArgument, Masks, Setting, api, draw_instance
 from prunegap.cli import main
 from prunegap.errors import network_error
 from prunegap.io import read_ticket
-from prunegap.solvers.base import get_method
-from prunegap.solvers.patterns import (
+from prunegap.patterns import (
     Pattern,
     check_block,
-    nm_patterns,
+    element_counts,
+    n_blocks,
     parse_nm,
+    pattern_violation,
     satisfies,
     satisfies_block,
     satisfies_nm,
 )
+from prunegap.solvers.base import get_method
+from prunegap.solvers import patterns as solver_side
+from prunegap.solvers.patterns import block_design, nm_patterns
+from prunegap.torch import patterns as torch_side
+from prunegap.torch.popup import PopupConfig, popup
 
 OUTPUTS = ("relu", "linear")
 
@@ -96,6 +102,59 @@ def test_satisfies_block():
     half = Masks(np.array([[1, 0], [1, 1]], np.uint8), np.array([1, 1], np.uint8))  # a partial row
     assert not satisfies_block(half, 2) and not satisfies(half, Pattern("neuron"))
     assert satisfies(half, Pattern("weight"))
+
+
+# --- one rule for the solvers and edge-popup (prunegap.patterns) ---------------------------
+
+
+def _block_ok(units: np.ndarray, B: int) -> bool:
+    """Reference block rule: complete blocks of B kept or dropped whole, an incomplete last block pruned."""
+    full = len(units) // B * B
+    return not units[full:].any() and all(len(set(units[k:k + B])) == 1 for k in range(0, full, B))
+
+
+def test_an_incomplete_last_block_is_pruned_on_both_sides():
+    # width 5, B = 2: units 0-1 and 2-3 are blocks, unit 4 is an incomplete block
+    tail = Masks.from_units(np.array([1, 1, 0, 0, 1], np.uint8), 2)
+    whole = Masks.from_units(np.array([1, 1, 0, 0, 0], np.uint8), 2)
+    block = Pattern("block", block=2)
+    assert not satisfies(tail, block) and satisfies(whole, block)  # a solver's ticket
+    # edge-popup's masks: raw arrays with C outputs, the same rule
+    outputs = np.repeat(tail.output_mask[:, None], 3, axis=1)
+    assert not satisfies("block", tail.hidden_mask, outputs, block=2)
+    assert "incomplete last block" in pattern_violation("block", tail.hidden_mask, outputs, block=2)
+    assert satisfies("block", whole.hidden_mask, np.repeat(whole.output_mask[:, None], 3, axis=1), block=2)
+    # popup scores the complete blocks only, and the block MIP's columns are the complete blocks
+    assert n_blocks(5, 2) == 2 and element_counts("block", 5, 2, block=2) == {"blocks": 2}
+    assert block_design(2).usable_units(5) == 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(units=st.lists(st.integers(0, 1), min_size=1, max_size=12), B=st.integers(1, 5))
+def test_block_rule_is_one_rule(units, B):
+    s = np.array(units, np.uint8)
+    m = Masks.from_units(s, 3)
+    want = _block_ok(s, B)
+    assert satisfies(m, Pattern("block", block=B)) == want == satisfies_block(m, B)
+    assert satisfies("block", m.hidden_mask, m.output_mask, block=B) == want
+
+
+def test_edge_popup_prunes_an_incomplete_last_block():
+    pytest.importorskip("torch")
+    cfg = PopupConfig(dataset="teacher", paradigm="block", block=4, width=10, density=0.6, d=2, seed=0, epochs=1,
+                      n_train=32, n_test=16, batch_size=16)
+    net = popup(cfg).network
+    assert satisfies("block", net.hidden_mask, net.output_mask, block=4)
+    # kept_count(0.6, 2 complete blocks) = 1 block; units 8 and 9 form an incomplete block: pruned
+    assert net.output_mask[:, 0].sum() == 4 and not net.output_mask[8:].any()
+
+
+def test_the_rules_have_one_home():
+    assert solver_side.parse_nm is torch_side.parse_nm is parse_nm
+    assert solver_side.satisfies is torch_side.satisfies is satisfies
+    assert parse_nm([2, 4]) == (2, 4) and parse_nm(("1", "3")) == (1, 3)
+    with pytest.raises(InvalidArgument, match="N:M"):
+        parse_nm((2, 4, 6))
 
 
 # --- brute force, d = 2 ---------------------------------------------------------

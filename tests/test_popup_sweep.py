@@ -1,7 +1,8 @@
-"""The popup study of the gap sweep: [popup] config, runs through the executors, the popup table, the report."""
+"""The popup study of the gap sweep: [popup] config, runs through the sweep's driver, the popup table, the report."""
 
 import json
 import sys
+from concurrent.futures import Future
 
 import pytest
 
@@ -9,11 +10,10 @@ pytest.importorskip("torch")
 
 from prunegap import InvalidArgument  # noqa: E402
 from prunegap.cli import main  # noqa: E402
-from prunegap.sweep import Store, load_config, parse_config  # noqa: E402
+from prunegap.sweep import PopupTrial, Store, load_config, parse_config, run_popup_sweep, run_trial  # noqa: E402
 from prunegap.sweep.executors import InlineExecutor, LocalExecutor  # noqa: E402
-from prunegap.sweep.trials import PopupTrial, run_trial  # noqa: E402
-from prunegap.torch import sweep as psweep  # noqa: E402
-from prunegap.torch.sweep import POPUP_TABLE, plan_popup, popup_rows, run_popup_sweep  # noqa: E402
+from prunegap.sweep.popup import run_popup_trial  # noqa: E402
+from prunegap.sweep.schema import POPUP  # noqa: E402
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -133,23 +133,85 @@ def test_rows_do_not_depend_on_the_executor_and_resume(tmp_path):
     finally:
         pool.shutdown()
     with Store.open(a) as sa, Store.open(b) as sb:
-        rows_a, rows_b = popup_rows(sa, masks=True), popup_rows(sb, masks=True)
+        rows_a, rows_b = sa.popup_rows(masks=True), sb.popup_rows(masks=True)
     assert stable(rows_a) == stable(rows_b) and len(rows_a) == run.total
     # resume: nothing left to do; a lost row is the only one run again, and comes back the same
     assert run_popup_sweep(cfg, a, executor=InlineExecutor()).ran == 0
     with Store.open(a, read_only=False) as store:
-        store.con.execute(f"DELETE FROM {POPUP_TABLE} WHERE key = ?", [rows_a[0]["key"]])
+        store.con.execute(f"DELETE FROM {POPUP.name} WHERE key = ?", [rows_a[0]["key"]])
     again = run_popup_sweep(cfg, a, executor=InlineExecutor())
     assert (again.stored_before, again.ran) == (run.total - 1, 1)
     with Store.open(a) as sa:
-        assert stable(popup_rows(sa, masks=True)) == stable(rows_a)
+        assert stable(sa.popup_rows(masks=True)) == stable(rows_a)
+
+
+def test_popup_runs_are_recorded_in_the_attempts_table(tmp_path):
+    # one driver serves both kinds of trial: a popup run is an attempt like a certified trial,
+    # run in the worker itself (no process of its own: pid NULL)
+    cfg = tiny()
+    run = run_popup_sweep(cfg, tmp_path, executor=InlineExecutor(), run=7)
+    with Store.open(tmp_path) as store:
+        attempts = store.attempts()
+        keys = [r["key"] for r in store.popup_rows()]
+    assert sorted(a["key"] for a in attempts) == sorted(keys) and len(keys) == run.total == run.ran
+    assert all(a["run"] == 7 and a["attempt"] == 1 and a["outcome"] == "ok" and a["pid"] is None for a in attempts)
+
+
+class LosingExecutor(InlineExecutor):
+    """Loses the first ``lose`` attempts of every trial, as an executor whose worker dies does."""
+
+    def __init__(self, lose):
+        self.lose = lose
+
+    def submit(self, fn, /, *args, **kwargs):
+        if args[1] <= self.lose:  # run_attempt(trial, attempt, ...)
+            lost = Future()
+            lost.set_exception(RuntimeError("the worker died"))
+            return lost
+        return super().submit(fn, *args, **kwargs)
+
+
+def one_run():
+    return tiny(paradigms=["neuron"], widths=[8], seeds=[0], certify={"enabled": False})
+
+
+def test_a_lost_popup_attempt_is_retried_and_recorded(tmp_path):
+    cfg = one_run()
+    (trial,) = cfg.popup_trials()
+    run = run_popup_sweep(cfg, tmp_path, executor=LosingExecutor(1), retries=2)
+    assert (run.ran, run.retries, run.lost, run.statuses) == (1, 1, 0, {"ok": 1})
+    with Store.open(tmp_path) as store:
+        (row,) = store.popup_rows()
+        attempts = store.attempts(trial.key)
+    assert row["status"] == "ok" and [(a["attempt"], a["outcome"]) for a in attempts] == [(1, "lost"), (2, "ok")]
+    assert "the worker died" in attempts[0]["reason"]
+
+
+def test_a_popup_run_that_loses_every_attempt_is_a_failed_row(tmp_path):
+    cfg = one_run()
+    run = run_popup_sweep(cfg, tmp_path, executor=LosingExecutor(5), retries=1)
+    assert (run.ran, run.retries, run.lost, run.statuses) == (1, 1, 1, {"failed": 1})
+    with Store.open(tmp_path) as store:
+        (row,) = store.popup_rows()
+    assert row["kind"] == "data" and row["paradigm"] == "neuron" and row["width"] == 8
+    assert row["reason"].startswith("all 2 attempt(s) were lost; the last: RuntimeError: the worker died")
+
+
+def test_popup_rows_from_a_worker_of_another_version_are_refused(tmp_path, monkeypatch):
+    import prunegap.sweep.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "__version__", "99.0.0")  # as a worker with another prunegap would report
+    with pytest.raises(InvalidArgument, match=r"worker .* runs prunegap 99\.0\.0, this driver .*install the same prunegap"):
+        run_popup_sweep(one_run(), tmp_path, executor=InlineExecutor())
+    with Store.open(tmp_path) as store:
+        assert store.popup_rows() == []
 
 
 def test_certify_rows_are_intervals_and_never_beat_the_optimum(tmp_path):
     cfg = tiny()
     run_popup_sweep(cfg, tmp_path, executor=InlineExecutor())
     with Store.open(tmp_path) as store:
-        rows = popup_rows(store)
+        rows = store.popup_rows()
     certify = [r for r in rows if r["kind"] == "certify"]
     optima = {(r["paradigm"], r["width"], r["seed"]): r for r in rows if r["kind"] == "optimum"}
     assert certify and len(optima) == 2
@@ -178,12 +240,14 @@ def test_timeout_is_a_row(tmp_path):
 def test_failed_run_is_a_row():
     params = dict(tiny().popup_trials()[0].params)
     params["lr"] = -1.0  # refused by the run itself
-    row = psweep.run_popup_trial(PopupTrial("data", tuple(sorted(params.items()))))
+    row = run_popup_trial(PopupTrial("data", tuple(sorted(params.items()))))
     assert row["status"] == "failed" and "lr" in row["reason"]
 
 
 def test_without_torch_the_study_is_skipped(tmp_path, monkeypatch):
-    monkeypatch.setattr(psweep, "torch_available", lambda: False)
+    import prunegap.sweep.runner as runner
+
+    monkeypatch.setattr(runner, "torch_available", lambda: False)
     said = []
     run = run_popup_sweep(tiny(), tmp_path, executor=InlineExecutor(), say=said.append)
     assert run.ran == 0 and run.skipped and len(said) == 1 and "torch" in said[0]
@@ -217,14 +281,11 @@ def test_gap_runs_the_popup_study_and_reports_it(tmp_path, capsys):
     assert main(["results", str(out), "--table", "popup", "--out", str(tmp_path / "popup.csv")]) == 0
     import csv
 
-    from prunegap.sweep import Store
-    from prunegap.torch.sweep import popup_rows
-
     with open(tmp_path / "popup.csv", newline="") as fh:
         records = list(csv.DictReader(fh))
     assert "test_accuracy" in records[0] and "hidden_mask" not in records[0]
     with Store.open(out) as store:
-        stored = popup_rows(store)
+        stored = store.popup_rows()
     assert [r["key"] for r in records] == [r["key"] for r in stored]
     assert sum(r["kind"] == "data" for r in records) == pop["counts"]["data"]["stored"]
 
@@ -234,7 +295,7 @@ def test_plan_matches_the_store_after_config_change(tmp_path):
     run_popup_sweep(cfg, tmp_path, executor=InlineExecutor())
     more = tiny(widths=[8, 16, 32])  # one more width: only its runs are new
     run = run_popup_sweep(more, tmp_path, executor=InlineExecutor())
-    assert run.ran == 4 and run.stored_before == len(plan_popup(more)) - 4
+    assert run.ran == 4 and run.stored_before == len(more.popup_trials()) - 4
 
 
 def test_cuda_device_in_a_sweep_without_one_is_bad_input(monkeypatch):
@@ -243,8 +304,9 @@ def test_cuda_device_in_a_sweep_without_one_is_bad_input(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # runs on every machine, CUDA or not
     with pytest.raises(InvalidArgument, match=r"popup.options.device = 'cuda'.*cpu"):
         tiny(options={"device": "cuda"})
-    stored = tiny().to_toml().replace("epochs = 2\n", "epochs = 2\noptions = { device = \"cuda\" }\n", 1)
-    assert parse_config(tomllib.loads(stored), stored=True).popup.options == (("device", "cuda"),)
+    stored = tomllib.loads(tiny().to_toml())  # a folder whose popup study ran on a CUDA machine
+    stored["popup"]["options"] = {"device": "cuda"}
+    assert parse_config(stored, stored=True).popup.options == (("device", "cuda"),)
 
 
 def test_cuda_sweep_stores_what_the_cpu_sweep_stores(tmp_path):
@@ -255,9 +317,9 @@ def test_cuda_sweep_stores_what_the_cpu_sweep_stores(tmp_path):
     cpu, gpu = tmp_path / "cpu", tmp_path / "gpu"
     run_popup_sweep(tiny(), cpu, executor=InlineExecutor())
     run = run_popup_sweep(tiny(options={"device": "cuda"}), gpu, executor=InlineExecutor())
-    assert run.ran == len(plan_popup(tiny()))
+    assert run.ran == len(tiny().popup_trials())
     with Store.open(cpu) as sa, Store.open(gpu) as sb:
-        a, b = popup_rows(sa), popup_rows(sb)
+        a, b = sa.popup_rows(), sb.popup_rows()
     assert len(a) == len(b) > 0 and {r["status"] for r in b} == {"ok"}
 
     def ident(r):

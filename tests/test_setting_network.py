@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from prunegap import InvalidArgument, Setting, UnitStream, draw_instance, draw_target
+from prunegap import InvalidArgument, Setting, UnitStream, draw_instance, draw_target, streams
+from prunegap.streams import PURPOSES, stream_generator
+from prunegap.torch.data import sphere_points, teacher
 
 
 @pytest.mark.parametrize("init", ["uniform", "gaussian"])
@@ -102,3 +104,46 @@ def test_io_roundtrip_and_corrupt_files(tmp_path):
     np.savez(tmp_path / "shape.npz", w=inst.w, U=inst.U, v=inst.v[:2], hidden_mask=m.hidden_mask, output_mask=m.output_mask)
     with pytest.raises(InvalidArgument, match="inconsistent shapes"):
         read_ticket(tmp_path / "shape.npz")
+
+
+# --- the table of stream purposes (prunegap.streams) ------------------------------------------
+
+
+def test_stream_purposes_are_distinct_and_pinned():
+    # every result is drawn from these numbers: changing one changes results (a CHANGELOG entry)
+    assert PURPOSES == {"target": 0, "units": 1, "eval": 2, "target_network": 3, "data": 16, "mip_sample": 17,
+                        "scores": 18, "batches": 19, "local_search": 20, "teacher": 21, "planted_rows": 99,
+                        "deep_layers": 1000}
+    fixed = [p for name, p in PURPOSES.items() if name != "deep_layers"]
+    assert len(set(PURPOSES.values())) == len(PURPOSES)
+    deep = range(streams.DEEP_LAYERS, streams.DEEP_LAYERS + streams.MAX_DEEP_LAYERS)
+    assert not set(fixed) & set(deep)  # the expanded layers' range overlaps no other purpose
+    assert [streams.deep_layer(l) for l in (0, 64)] == [1000, 1064]
+    with pytest.raises(InvalidArgument):
+        streams.deep_layer(streams.MAX_DEEP_LAYERS)
+
+
+def _raw(seed: int, *key: int) -> np.random.Generator:
+    """The derivation every stream used before the table: PCG64 on SeedSequence(seed, spawn_key)."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_streams_draw_what_they_drew_before_the_table(seed):
+    g = _raw(seed, 0).standard_normal(3)
+    np.testing.assert_array_equal(draw_target(Setting(d=3), seed), g / np.linalg.norm(g))
+    units = _raw(seed, 1).uniform(-1.0, 1.0, (64, 4))
+    U, v = UnitStream(Setting(d=3), seed).take(64)
+    np.testing.assert_array_equal(U, units[:, :3])
+    np.testing.assert_array_equal(v, units[:, 3])
+    for purpose in PURPOSES.values():
+        np.testing.assert_array_equal(stream_generator(seed, purpose, 5).random(4), _raw(seed, purpose, 5).random(4))
+
+
+def test_teacher_units_have_a_stream_of_their_own():
+    # the teacher's extra units once shared 17 with the MIP's sample points: now TEACHER (21)
+    t = teacher(d=3, seed=4, teacher_width=3, n_train=16, n_test=8)
+    W = np.vstack([draw_target(Setting(d=3), 4), sphere_points(2, 3, _raw(4, 21))])
+    np.testing.assert_array_equal(t.y_train, np.maximum(t.X_train @ W.T, 0.0).mean(axis=1))
+    other = np.vstack([W[:1], sphere_points(2, 3, _raw(4, 17))])
+    assert not np.allclose(t.y_train, np.maximum(t.X_train @ other.T, 0.0).mean(axis=1))

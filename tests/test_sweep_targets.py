@@ -19,7 +19,7 @@ from prunegap.report.analysis import analyze
 from prunegap.report.figures import MARKERS, figure_nstar, figure_targets, study_labels
 from prunegap.solvers.base import get_method
 from prunegap.sweep import Store, load_config, parse_config
-from prunegap.sweep.config import _parse_toml
+from prunegap.sweep.config import read_toml
 from prunegap.sweep.trials import empty_row, run_trial
 
 NET = """
@@ -85,7 +85,7 @@ def test_a_list_of_target_widths_is_one_study_per_k(tmp_path):
     assert {(t.study, t.target_width) for t in trials} == {(s.name, s.target_width) for s in cfg.studies}
     # the resolved TOML (what a results folder stores) loads back to the same sweep
     for stored in (False, True):
-        again = parse_config(_parse_toml(cfg.to_toml(), "resolved"), stored=stored)
+        again = parse_config(read_toml(cfg.to_toml(), "resolved"), stored=stored)
         assert again.studies == cfg.studies and again.fingerprint() == cfg.fingerprint()
     # K and L decide the trials: they are in the fingerprint
     other = load_config(write(tmp_path, NET.replace("target_width = [1, 2]\nmax_width = 512", "target_width = [1, 3]\nmax_width = 512"), "b.toml"))
@@ -97,7 +97,7 @@ def test_a_single_target_width_keeps_the_name(tmp_path):
     cfg = load_config(write(tmp_path, text))
     (s,) = cfg.studies
     assert (s.name, s.family, s.target_width, s.target_depth) == ("weight-construction", None, 3, 2)
-    assert parse_config(_parse_toml(cfg.to_toml(), "r"), stored=True).studies == cfg.studies
+    assert parse_config(read_toml(cfg.to_toml(), "r"), stored=True).studies == cfg.studies
 
 
 BASE = "seeds = 1\neps = [0.3]\ndims = [2]\n[[studies]]\nparadigm = 'neuron'\n"
@@ -182,16 +182,18 @@ def test_one_neuron_trials_are_unchanged_by_the_target_fields():
 def test_get_method_on_a_network_setting_does_not_solve_for_one_neuron():
     setting = pg.Setting(d=2, target="network", target_width=3)
     inst = draw_instance(setting, 0, 48)
-    direct = get_method("weight").solve(inst, 0.2)
+    direct = get_method("weight", setting=setting).solve(inst, 0.2)
     via_api = pg.solve(setting, width=48, seed=0, eps=0.2, paradigm="weight")
     assert direct.ticket_error.method == "layerwise-propagation+points"
     assert (direct.error_lower, direct.error_upper) == (via_api.error_lower, via_api.error_upper)
-    decide = get_method("weight").oracle(UnitStream(setting, 0), 0.2)
+    decide = get_method("weight", setting=setting).oracle(UnitStream(setting, 0), 0.2)
     assert decide(48).error_upper == direct.error_upper
     # the one-neuron construction on the same random network answers something else
     assert get_method("weight").solve(draw_instance(pg.Setting(d=2), 0, 48), 0.2).ticket_error.method != "layerwise-propagation+points"
-    for call in (lambda: get_method("nm").solve(inst, 0.2, nm="1:2"),
-                 lambda: get_method("nm").oracle(UnitStream(setting, 0), 0.2, nm="1:2")):
+    # a one-neuron solver handed a network instance refuses it instead of pruning for the wrong target
+    for call in (lambda: get_method("weight").solve(inst, 0.2),
+                 lambda: get_method("nm").solve(inst, 0.2, nm="1:2"),
+                 lambda: get_method("nm", setting=setting).oracle(UnitStream(setting, 0), 0.2, nm="1:2")):
         with pytest.raises(InvalidArgument, match="target 'network'"):
             call()
 

@@ -10,22 +10,24 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from _brute import all_subsets
-from prunegap import api
+from prunegap import Masks, api
 from prunegap.cli import main
-from prunegap.errors import network_error
+from prunegap.errors import evaluate, network_error, network_target_error, target_error
 from prunegap.exceptions import InvalidArgument
 from prunegap.network import UnitStream, draw_instance, draw_target
 from prunegap.planted import Plant, PlantedStream
 from prunegap.search import minimal_width
 from prunegap.setting import Setting
 from prunegap.solvers.base import get_method
-from prunegap.solvers.targets import (
+from prunegap.solvers.deep import LayerwiseConstruction, construct_deep
+from prunegap.solvers.mip import NEURON, CuttingPlaneSolver, MIPMethod, MIPOptions
+from prunegap.targets import (
+    NeuronTarget,
     TargetNetwork,
-    construct_deep,
     draw_target_network,
     load_target_network,
-    network_target_error,
     target_network,
+    target_of,
 )
 
 OUTPUTS = ("relu", "linear")
@@ -74,6 +76,72 @@ def test_target_network_is_a_pure_function_of_the_seed():
     assert not np.array_equal(a.c, c.c)
     assert a.layers[0].shape == (3, 2) and a.layers[1].shape == (3, 3) and a.depth == 2
     assert np.allclose(np.linalg.norm(a.layers[0], axis=1), 1.0) and np.linalg.norm(a.layers[1], 2) <= 1 + 1e-12
+
+
+# --- the target as data -----------------------------------------------------------------
+
+
+def test_both_targets_answer_the_same_questions():
+    X = _sphere(3, 500)
+    neuron = target_of(Setting(d=3), 2)
+    net = target_of(Setting(d=3, target="network"), 2)  # K = 1, L = 1: the neuron relu(<w_1, x>)
+    assert (neuron.kind, net.kind, neuron.d, net.d) == ("neuron", "network", 3, 3)
+    for output in OUTPUTS:
+        np.testing.assert_array_equal(neuron.values(X, output), np.maximum(X @ neuron.w, 0.0))
+        np.testing.assert_allclose(net.values(X, output), np.maximum(X @ net.layers[0][0], 0.0), rtol=0, atol=1e-15)
+    # JSON-ready data, as rows store it: w as a list, a network as {"W": [...], "c": [...]}
+    assert neuron.to_data() == draw_target(Setting(d=3), 2).tolist()
+    deep = target_of(Setting(d=2, target="network", target_width=2, target_depth=2), 3)
+    assert json.loads(json.dumps(deep.to_data())) == {"W": [W.tolist() for W in deep.layers], "c": deep.c.tolist()}
+    assert set(neuron.arrays()) == {"w"} and set(deep.arrays()) == {"target_W1", "target_W2", "target_c"}
+
+
+def test_the_instance_carries_its_target():
+    s = Setting(d=2, target="network", target_width=3)
+    inst = draw_instance(s, 5, 10)
+    assert isinstance(inst.target, TargetNetwork) and np.array_equal(inst.target.c, target_network(s, 5).c)
+    assert inst.prefix(4).target is inst.target
+    with pytest.raises(InvalidArgument, match="no w"):
+        inst.w  # noqa: B018 - a network target has no w
+    one = draw_instance(Setting(d=2), 5, 10)
+    assert isinstance(one.target, NeuronTarget) and one.w is one.target.w
+    # the evaluator is the target's own: errors.evaluate no longer reads a network instance as one neuron
+    m = Masks.full(10, 2)
+    A, b = m.apply(inst.U, inst.v)
+    assert evaluate(inst, m).upper == network_target_error(A, b, inst.target, output="relu", seed=5).upper
+    A, b = m.apply(one.U, one.v)
+    assert target_error(A, b, one.target).upper == evaluate(one, m).upper == network_error(A, b, one.w).upper
+
+
+def test_one_dispatch_picks_the_targets_solver():
+    net = Setting(d=2, target="network", target_width=2)
+    assert isinstance(get_method("weight", setting=net), LayerwiseConstruction)
+    assert isinstance(get_method("weight", "construction", setting=net), LayerwiseConstruction)
+    assert not isinstance(get_method("weight", setting=Setting(d=2)), LayerwiseConstruction)
+    assert isinstance(get_method("neuron", setting=net), MIPMethod)
+    with pytest.raises(InvalidArgument, match="target 'network' works with"):
+        get_method("nm", setting=net)
+    # a solver handed a target it does not prune for refuses it rather than answer another question
+    with pytest.raises(InvalidArgument, match="got target 'network'"):
+        get_method("weight").solve(draw_instance(net, 0, 8), 0.1)
+    with pytest.raises(InvalidArgument, match="got target 'neuron'"):
+        get_method("weight", setting=net).oracle(UnitStream(Setting(d=2), 0), 0.1)
+
+
+def test_the_cutting_plane_loop_asks_the_target():
+    s = Setting(d=2, target="network", target_width=2)
+    inst = draw_instance(s, 0, 12)
+    solver = CuttingPlaneSolver(s, 0, inst.target, inst.U, inst.v, 0.3, NEURON, MIPOptions(backend="highs"))
+    model = solver._model(12, 0.3)
+    np.testing.assert_array_equal(model.f, inst.target.values(model.X, "relu"))  # the rows' f_g = F(x_g)
+    assert solver.evaluate(Masks.full(12, 2), 12, 0.3).method == "exact-circle-network"
+
+
+def test_width_reports_the_target_as_data():
+    seen = []
+    s = Setting(d=2, target="network", target_width=2)
+    api.width(s, seed=1, eps=0.5, paradigm="weight", max_width=6, on_start=lambda monotone, data: seen.append(data))
+    assert seen == [target_network(s, 1).to_data()]
 
 
 # --- the evaluator --------------------------------------------------------------------

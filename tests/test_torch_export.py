@@ -32,7 +32,8 @@ def random_masks(pattern: str, n: int, d: int, rng: np.random.Generator, outputs
             unit = rng.integers(0, 2, n)
         else:
             B = PATTERNS["block"]["block"]
-            unit = np.repeat(rng.integers(0, 2, -(-n // B)), B)[:n]
+            unit = np.zeros(n, int)  # an incomplete last block is pruned
+            unit[: n // B * B] = np.repeat(rng.integers(0, 2, n // B), B)
         return np.repeat(unit[:, None], d, 1), np.repeat(unit[:, None], outputs, 1)
     N, M = PATTERNS["nm"]["nm"]
     h = np.zeros((n, d), int)

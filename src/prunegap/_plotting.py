@@ -20,7 +20,7 @@ def band(ax: Any, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, color: str) -> 
 
 def width_axis(ax: Any) -> None:
     """Log-2 width axis labelled with plain numbers."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, NullFormatter  # lazy: a heavy library, needed only to draw
 
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -34,7 +34,7 @@ def popup_width_figure(summary: Sequence[dict[str, Any]], *, ylabel: str, title:
     ``clip`` keeps the bands in [0, 1] (an accuracy: a t interval over few
     seeds may leave it).
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: a heavy library, needed only to draw
 
     dens = sorted({s["density"] for s in summary})
     fig = Figure(figsize=(3.6 * max(1, len(dens)), 3.0), layout="constrained")

@@ -13,17 +13,26 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from ._validation import check_choice, check_int, check_positive_float, check_seed
 from ._version import __version__
 from .errors import ErrorBound
-from .io import write_json, write_ticket
+from .io import atomic_write, write_json, write_ticket
 from .masks import Masks
 from .network import Instance, UnitStream, draw_instance
-from .setting import Setting
-from .solvers.base import OBJECTIVES, Outcome, get_method
+from .patterns import Pattern
 from .search import WidthResult, minimal_width
+from .setting import Setting
+from .solvers.base import OBJECTIVES, Outcome, check_bound, get_method
+from .solvers.deep import DeepConstruction, LayerwiseConstruction, construct_deep
+from .targets import AnyTarget, NeuronTarget, TargetNetwork
 
-__all__ = ["SolveResult", "WidthSearchResult", "solve", "width"]
+__all__ = ["SolveResult", "WidthSearchResult", "solve", "width", "LOWER_LIMITS"]
+
+#: The deterministic work limits of a proofs-only width search (bound "lower") that a caller does not set:
+#: CP-SAT conflicts per decision and for the whole search (BENCHMARKS.md, "The certified frontier").
+LOWER_LIMITS: dict[str, int] = {"conflict_limit": 200_000, "search_conflict_limit": 2_000_000}
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +48,8 @@ class SolveResult:
 
     @property
     def certified(self) -> str:
-        return self.outcome.status
+        # a proofs-only width search (bound "lower") says "unknown" unless its bracket closed
+        return self.extra.get("certified", self.outcome.status)
 
     @property
     def error_lower(self) -> float:
@@ -114,23 +124,26 @@ class NetworkSolveResult(SolveResult):
     ``mask_V1``, ... one pair per expanded layer).
     """
 
-    target: Any = None  # solvers.targets.TargetNetwork
     layerwise: bool = False  # the ticket is the layer-wise construction's, on a deep random network
     search: WidthResult | None = None
+
+    @property
+    def target(self) -> TargetNetwork:
+        """The network target (the instance's)."""
+        assert isinstance(self.instance.target, TargetNetwork)
+        return self.instance.target
 
     @property
     def n_star(self) -> int | None:
         return self.search.n_star if self.search else None
 
     @cached_property
-    def deep(self) -> Any:
-        """The layer-wise construction's ticket (solvers.targets.DeepConstruction), or None.
+    def deep(self) -> DeepConstruction | None:
+        """The layer-wise construction's ticket, or None.
 
         Built when first asked for (saving, to_dict): a width search's rows need only its counts."""
         if not self.layerwise:
             return None
-        from .solvers.targets import construct_deep
-
         return construct_deep(self.instance.setting, self.instance.seed, self.target, self.instance.width)
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,14 +155,10 @@ class NetworkSolveResult(SolveResult):
                      random_depth=2 * (self.target.depth + 1))
         else:
             d["random_depth"] = 2
-        d["target_network"] = self.target.to_dict()
+        d["target_network"] = self.target.to_data()
         return d
 
     def save(self, out: str | Path) -> Path:
-        import numpy as np
-
-        from .io import atomic_write
-
         out = Path(out)
         arrays: dict[str, Any] = dict(self.target.arrays())
         if self.deep is not None:
@@ -163,21 +172,25 @@ class NetworkSolveResult(SolveResult):
         return out
 
 
-def _network_result(setting: Setting, seed: int, instance: Instance, outcome: Outcome, solver: Any,
-                    cfg: dict[str, Any], seconds: float, extra: dict[str, Any] | None = None,
-                    search: WidthResult | None = None) -> NetworkSolveResult:
-    from .solvers.targets import LayerwiseConstruction, target_network
+def _target_config(target: AnyTarget) -> dict[str, Any]:
+    """The target's entry of the config: w for the one neuron (a network target is stored whole at the end)."""
+    return {"w": target.to_data()} if isinstance(target, NeuronTarget) else {}
 
-    net = target_network(setting, seed)
-    cfg.pop("w", None)
-    return NetworkSolveResult(cfg, instance, outcome, _ticket_of(instance, outcome), seconds, extra or {},
-                              target=net, layerwise=isinstance(solver, LayerwiseConstruction), search=search)
+
+def _result(instance: Instance, outcome: Outcome, solver: Any, cfg: dict[str, Any], seconds: float,
+            extra: dict[str, Any] | None = None, search: WidthResult | None = None) -> SolveResult:
+    """The result of the instance's target: a network target's saves its target and deep ticket."""
+    masks = _ticket_of(instance, outcome)
+    if isinstance(instance.target, TargetNetwork):
+        return NetworkSolveResult(cfg, instance, outcome, masks, seconds, extra or {},
+                                  layerwise=isinstance(solver, LayerwiseConstruction), search=search)
+    if search is not None:
+        return WidthSearchResult(cfg, instance, outcome, masks, seconds, extra or {}, search)
+    return SolveResult(cfg, instance, outcome, masks, seconds)
 
 
 def _pattern_options(paradigm: str, nm: Any, block: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(solver options, config entries) of the pattern parameters; refuses misplaced ones early."""
-    from .solvers.patterns import Pattern
-
     pattern = Pattern.of(paradigm, nm=nm, block=block)
     opts = {k: v for k, v in (("nm", nm), ("block", block)) if v is not None}
     return opts, pattern.to_dict()
@@ -187,6 +200,21 @@ def _ticket_of(instance: Instance, outcome: Outcome) -> Masks:
     if outcome.masks is not None:
         return outcome.masks.canonical()
     return Masks.empty(instance.width, instance.d)
+
+
+def _work(decide: Any) -> int:
+    """The solver work (conflicts or nodes) a width oracle has spent so far (0 when it does not count)."""
+    solver = getattr(decide, "solver", None)
+    stats = getattr(solver, "stats", None)
+    return int(getattr(stats, "work", 0))
+
+
+def _proof_entry(width: int, outcome: Outcome, work: int) -> dict[str, Any]:
+    """A proof of "no" at ``width``, as result.json lists it: its size and its margin."""
+    st = outcome.stats
+    return {"width": width, "points": st.get("points"), "rows": st.get("rows"), "columns": st.get("columns"),
+            "conflicts": work, "margin": st.get("no_margin"), "error_lower": outcome.error_lower,
+            "proof": st.get("proof")}
 
 
 def solve(
@@ -220,11 +248,9 @@ def solve(
     instance = draw_instance(setting, seed, width)
     outcome = solver.solve(instance, eps, objective=objective, **popts, **options)
     seconds = time.perf_counter() - t0
-    cfg = _config(setting, seed, eps, paradigm, solver.name, objective, **pcfg, width=width, w=instance.w.tolist(),
-                  **_options_entry(options))
-    if setting.target == "network":
-        return _network_result(setting, seed, instance, outcome, solver, cfg, seconds)
-    return SolveResult(cfg, instance, outcome, _ticket_of(instance, outcome), seconds)
+    cfg = _config(setting, seed, eps, paradigm, solver.name, objective, **pcfg, width=width,
+                  **_target_config(instance.target), **_options_entry(options))
+    return _result(instance, outcome, solver, cfg, seconds)
 
 
 def width(
@@ -239,6 +265,7 @@ def width(
     block: int | None = None,
     on_start: Callable[[bool, Any], None] | None = None,
     on_step: Callable[[int, Outcome], None] | None = None,
+    bound: str = "both",
     **options: Any,
 ) -> WidthSearchResult:
     """The minimal width n* at which the method certifies ``eps`` for ``seed``.
@@ -253,11 +280,23 @@ def width(
     after every decided width, in the order tried.  A sweep's trial records
     its progress through them (so a search stopped from outside still leaves
     the bracket it had proven); the search itself is the same.
+
+    ``bound="lower"`` looks for proofs of "no" only, the certified frontier
+    (:mod:`prunegap.search`): ``n_lower`` is as high as the solver's
+    deterministic limits allow (``conflict_limit`` per decision,
+    ``search_conflict_limit`` for the whole search), ``n_upper`` stays None
+    unless a ticket is certified on the way, and ``certified`` is "unknown"
+    unless n* is settled.  ``extra["proofs"]`` lists each proof's width,
+    size (points, rows, columns), conflicts and margin.  Methods that prove
+    no "no" (the constructions) are refused.
     """
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
     max_width = check_int("max_width", max_width, minimum=1)
     solver = get_method(paradigm, method, setting=setting)
+    check_bound(bound, solver)
+    if bound == "lower":
+        options = {**LOWER_LIMITS, **{k: v for k, v in options.items() if v is not None}}
     popts, pcfg = _pattern_options(paradigm, nm, block)
     t0 = time.perf_counter()
     stream = UnitStream(setting, seed)
@@ -265,21 +304,25 @@ def width(
     monotone = solver.monotone(setting)
     strategy = getattr(solver, "search", "gallop")
     if on_start is not None:
-        on_start(monotone and strategy != "scan", _target_data(setting, seed))
-    if on_step is not None:
-        inner = decide
+        on_start(monotone and strategy != "scan", stream.target.to_data())
+    proofs: list[dict[str, Any]] = []
+    inner = decide
 
-        def decide(n: int) -> Outcome:
-            outcome = inner(n)
+    def decide(n: int) -> Outcome:
+        work = _work(inner)
+        outcome = inner(n)
+        if outcome.search_status == "no" and outcome.stats.get("proof_width") == n:
+            proofs.append(_proof_entry(n, outcome, _work(inner) - work))
+        if on_step is not None:
             on_step(n, outcome)
-            return outcome
+        return outcome
 
-    search = minimal_width(decide, max_width=max_width, monotone=monotone, strategy=strategy)
+    search = minimal_width(decide, max_width=max_width, monotone=monotone, strategy=strategy, bound=bound)
     seconds = time.perf_counter() - t0
     instance = draw_instance(setting, seed, search.width, stream=stream)
     cfg = _config(
         setting, seed, eps, paradigm, solver.name, "feasible", **pcfg, width=search.width, max_width=max_width,
-        w=instance.w.tolist(), **_options_entry(options)
+        **_target_config(instance.target), **_options_entry(options)
     )
     extra = {
         "n_star": search.n_star,
@@ -287,18 +330,11 @@ def width(
         "n_upper": search.n_upper,
         "steps": [list(s) for s in search.steps],
         "step_seconds": [round(t, 4) for t in search.stats.get("step_seconds", ())],
+        "bound": bound,
+        "proofs": proofs,
     }
-    if setting.target == "network":
-        return _network_result(setting, seed, instance, search.outcome, solver, cfg, seconds, extra, search)
-    return WidthSearchResult(cfg, instance, search.outcome, _ticket_of(instance, search.outcome), seconds, extra, search)
+    if bound == "lower":
+        # proofs only: the bracket is the result, and it settles n* only when its ends meet
+        extra["certified"] = "yes" if search.n_star is not None else "unknown"
+    return _result(instance, search.outcome, solver, cfg, seconds, extra, search)  # type: ignore[return-value]
 
-
-def _target_data(setting: Setting, seed: int) -> Any:
-    """The target of (setting, seed) as JSON-ready data, as results rows store it."""
-    if setting.target == "network":
-        from .solvers.targets import target_network
-
-        return target_network(setting, seed).to_dict()  # {"W": [W_1, ...], "c": c}
-    from .network import draw_target
-
-    return draw_target(setting, seed).tolist()

@@ -17,8 +17,20 @@ from typing import Any, Optional
 
 import typer
 
-from . import __version__
+from . import __version__, api
+from ._validation import check_choice, check_int, check_positive_float
 from .exceptions import InvalidArgument, PrunegapError
+from .io import json_ready
+from .patterns import check_block, parse_nm
+from .report import build_report
+from .setting import Setting
+from .subsetsum import _resolve_budget
+from .sweep import Store, load_config, run_popup_sweep, run_sweep
+from .sweep.config import default_toml
+from .sweep.executors import EXECUTORS, DaskExecutor, default_workers
+from .sweep.progress import make_progress
+from .sweep.store import EXPORT_FORMATS
+from .torch import cli as torch_cli
 
 app = typer.Typer(
     name="prunegap",
@@ -72,6 +84,10 @@ _TIME_LIMIT = typer.Option(
     "when it fires the answer is an 'unknown' bracket. Not reproducible: leave it out for a pure function of the seed.")
 _THREADS = typer.Option(
     1, "--threads", help="CP-SAT threads of the exact solvers (1: deterministic; more: a parallel portfolio).")
+_CONFLICT_LIMIT = typer.Option(
+    None, "--conflict-limit",
+    help="CP-SAT conflicts per decision of the exact solvers (deterministic; default 5,000,000, with --bound "
+    "lower 200,000).")
 _LOCAL_SEARCH = typer.Option(
     None, "--local-search",
     help="Tabu-search moves the exact solvers try per decision before CP-SAT (0: off; default: 300 for neuron "
@@ -110,8 +126,6 @@ def _opt(value: Any, flag: str) -> Any:
     """Validates a pattern flag under its command-line name (the API names it without dashes)."""
     if value is None:
         return None
-    from .solvers.patterns import check_block, parse_nm
-
     if flag == "--nm":
         parse_nm(value, flag)
     else:
@@ -121,8 +135,6 @@ def _opt(value: Any, flag: str) -> Any:
 
 def _setting(d: int, init: str, output: str, norm: str, w: Optional[str], target: str = "neuron",
              target_width: Optional[int] = None, target_depth: Optional[int] = None, target_file: Optional[Path] = None):
-    from .setting import Setting
-
     net: dict[str, Any] = {}
     for flag, key, value in (("--target-width", "target_width", target_width), ("--target-depth", "target_depth", target_depth),
                              ("--target-file", "target_file", target_file)):
@@ -139,8 +151,6 @@ def _finish(result, out: Path, as_json: bool) -> None:
     result.save(out)
     data = result.to_dict()
     if as_json:
-        from .io import json_ready
-
         typer.echo(json.dumps(json_ready(data), indent=2))
         return
     lo, hi = data["error_lower"], data["error_upper"]
@@ -149,7 +159,17 @@ def _finish(result, out: Path, as_json: bool) -> None:
         f"width={data['width']}: certified={data['certified']}  error in [{lo:.6g}, {hi if hi is None else format(hi, '.6g')}]  "
         f"kept_units={data['kept_units']}  kept_weights={data['kept_weights']}  density={data['density']:.4f}  ({data['seconds']:.3f}s)"
     )
-    if "n_star" in data:
+    if data.get("bound") == "lower":
+        # proofs only: what is proven is the lower end; the ticket part of the line would mislead
+        proofs = data.get("proofs") or []
+        last = max(proofs, key=lambda p: p["width"]) if proofs else None
+        size = (f"; the widest proof: width {last['width']}, {last['points']} points, {last['rows']} rows, "
+                f"margin {last['margin']:g}") if last else ""
+        line = (f"{data['paradigm']}/{data['method']}  d={data['d']}  seed={data['seed']}  eps={data['eps']:g}: "
+                f"n_lower={data['n_lower']} (proven: no mask within eps at any narrower width)  "
+                f"n_upper={data['n_upper']}  certified={data['certified']}  {len(proofs)} proof(s){size}  "
+                f"({data['seconds']:.3f}s)")
+    elif "n_star" in data:
         line = f"n_star={data['n_star']}  n_lower={data['n_lower']}  n_upper={data['n_upper']}  |  " + line
     typer.echo(line)
     typer.echo(f"wrote {out / 'ticket.npz'} and {out / 'result.json'}", err=True)
@@ -183,10 +203,8 @@ def solve(
     as_json: bool = _JSON,
 ) -> None:
     """Best ticket of a paradigm at one width, with its certified error bracket."""
-    from .api import solve as run
-
     setting = _setting(d, init, output, norm, w, target, target_width, target_depth, target_file)
-    result = run(
+    result = api.solve(
         setting, width=width, seed=seed, eps=eps, paradigm=paradigm, method=method, objective=objective,
         tol=tol, memory_budget=parse_bytes(memory_budget), nm=_opt(nm, "--nm"), block=_opt(block, "--block"),
         **_exact_options(time_limit, threads, local_search, "time_limit"),
@@ -217,17 +235,26 @@ def width(
     time_limit: Optional[float] = _TIME_LIMIT,
     threads: int = _THREADS,
     local_search: Optional[int] = _LOCAL_SEARCH,
+    bound: str = typer.Option(
+        "both", "--bound",
+        help="both: the minimal width n* (a ticket and a proof); lower: proofs of 'no' only, the certified "
+        "lower end n_lower as high as the work limits allow (exact methods only)."),
+    conflict_limit: Optional[int] = _CONFLICT_LIMIT,
+    search_conflict_limit: Optional[int] = typer.Option(
+        None, "--search-conflict-limit",
+        help="CP-SAT conflicts of the whole search (deterministic; default none, with --bound lower 2,000,000)."),
     out: Path = _OUT,
     as_json: bool = _JSON,
 ) -> None:
     """Minimal width n* at which the method certifies eps for one seed (widths count hidden units)."""
-    from .api import width as run
-
     setting = _setting(d, init, output, norm, w, target, target_width, target_depth, target_file)
-    result = run(
-        setting, seed=seed, eps=eps, paradigm=paradigm, method=method, max_width=max_width,
+    limits = {k: check_int(f"--{k.replace('_', '-')}", v, minimum=1)
+              for k, v in (("conflict_limit", conflict_limit), ("search_conflict_limit", search_conflict_limit))
+              if v is not None}
+    result = api.width(
+        setting, seed=seed, eps=eps, paradigm=paradigm, method=method, max_width=max_width, bound=bound,
         tol=tol, memory_budget=parse_bytes(memory_budget), nm=_opt(nm, "--nm"), block=_opt(block, "--block"),
-        **_exact_options(time_limit, threads, local_search, "search_time_limit"),
+        **_exact_options(time_limit, threads, local_search, "search_time_limit"), **limits,
     )
     _finish(result, out, as_json)
 
@@ -236,8 +263,6 @@ def _exact_options(time_limit: Optional[float], threads: int, local_search: Opti
                    limit_key: str) -> dict[str, Any]:
     """--time-limit, --threads and --local-search as exact-solver options (validated here, so any method
     refuses bad ones)."""
-    from ._validation import check_int, check_positive_float
-
     opts: dict[str, Any] = {}
     if time_limit is not None:
         opts[limit_key] = check_positive_float("--time-limit", time_limit)
@@ -267,12 +292,6 @@ def gap(
     progress: str = typer.Option("auto", "--progress", help="auto (a bar on a terminal, log lines otherwise) | bar | log | none"),
 ) -> None:
     """The main job: run a sweep of minimal-width searches (resumable), then write the report."""
-    from ._validation import check_choice, check_int
-    from .report import build_report
-    from .sweep import load_config, run_sweep
-    from .sweep.config import default_toml
-    from .sweep.progress import make_progress
-
     cfg = load_config(config, quick=quick)
     if show_config:
         typer.echo(default_toml() if config is None and not quick else cfg.to_toml(), nl=False)
@@ -280,14 +299,10 @@ def gap(
     check_choice("--progress", progress, ("auto", "bar", "log", "none"))
     if workers is not None:
         workers = check_int("--workers", workers, minimum=1, maximum=1024)
-    from .sweep.executors import EXECUTORS, default_workers
-
     kind = check_choice("--executor", executor, tuple(EXECUTORS)) if executor is not None else ("dask" if scheduler else "local")
     if scheduler is not None and kind != "dask":
         raise InvalidArgument(f"--scheduler needs --executor dask, got --executor {kind}")
     retries = check_int("--retries", retries, minimum=0, maximum=100)
-    from .subsetsum import _resolve_budget
-
     _resolve_budget(None)  # a malformed PRUNEGAP_MEMORY_BUDGET: refused before anything is written
     cap: Any = "auto"
     if memory_limit is not None:
@@ -295,9 +310,6 @@ def gap(
         if cap is not None and cap < 2**26:
             raise InvalidArgument(f"--memory-limit must be at least 64MiB (or none), got {memory_limit!r}")
     folder = out if out is not None else (_DEFAULT_OUT.with_name("gap-quick") if quick else _DEFAULT_OUT)
-
-    from .sweep import Store
-    from .sweep.executors import DaskExecutor
 
     # An unreachable --scheduler is refused before anything is written or said.
     pool = DaskExecutor(scheduler=scheduler) if scheduler else None
@@ -312,9 +324,8 @@ def gap(
             cfg, folder, workers=workers, executor=pool or kind, retries=retries, memory_limit=cap,
             progress=make_progress(progress), retry_failed=retry_failed,
         )
-        from .torch.sweep import run_popup_sweep  # the popup study: edge-popup beside the certified trials
-
-        popup_run = run_popup_sweep(cfg, folder, workers=workers, executor=pool or kind, retries=retries)
+        # the popup study: edge-popup beside the certified trials, one invocation in the attempts table
+        popup_run = run_popup_sweep(cfg, folder, workers=workers, executor=pool or kind, retries=retries, run=run.run)
     except KeyboardInterrupt:
         # typer turns KeyboardInterrupt into an exit code that main() does not
         # pass on; a stopped sweep must not look like a finished one (exit 130).
@@ -334,8 +345,6 @@ def gap(
 @app.command()
 def report(folder: Path = typer.Argument(..., help="A results folder written by `prunegap gap`.")) -> None:
     """Rebuild report.html, figures/ and summary.json from the folder's database."""
-    from .report import build_report
-
     typer.echo(build_report(folder).markdown)
 
 
@@ -347,9 +356,6 @@ def results(
     table: str = typer.Option("trials", "--table", help="trials (the certified sweep) | popup (the edge-popup study)"),
 ) -> None:
     """The tidy rows (one per trial, every column but the masks) as CSV or Parquet."""
-    from ._validation import check_choice
-    from .sweep.store import EXPORT_FORMATS, Store
-
     check_choice("--format", fmt, EXPORT_FORMATS)
     if fmt == "parquet" and out is None and sys.stdout.isatty():
         raise InvalidArgument("--format parquet is binary: give --out FILE or redirect stdout to a file")
@@ -429,10 +435,8 @@ def _entry() -> None:  # pragma: no cover
 
 
 # PyTorch commands: their module imports torch only when a command runs.
-from .torch import cli as _torch_cli  # noqa: E402
-
-app.command("export")(_torch_cli.export)
-app.command("popup")(_torch_cli.popup)
+app.command("export")(torch_cli.export)
+app.command("popup")(torch_cli.popup)
 
 
 if __name__ == "__main__":  # pragma: no cover

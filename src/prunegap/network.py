@@ -7,59 +7,50 @@ width n is a mask at every width m >= n, and a minimal width is well defined.
 
 Units are drawn from one ``numpy.random.Generator`` in fixed chunks, so the
 numbers never depend on which widths were asked for, or in what order.
-The target and the evaluator's Monte Carlo points use streams of their own,
-so giving w by hand does not change the random network.
+The target (:mod:`.targets`) and the evaluator's points use streams of their
+own (:mod:`.streams`), so giving w by hand does not change the random network.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
 
+from . import streams
 from ._validation import check_int, check_seed
+from .exceptions import InvalidArgument
 from .setting import Setting
+from .streams import stream_generator
+from .targets import AnyTarget, NeuronTarget, draw_target, target_of
 
 __all__ = ["Instance", "UnitStream", "draw_instance", "draw_target", "stream_generator"]
 
-# Purposes of the independent streams derived from one seed.
-_TARGET, _UNITS, _EVAL = 0, 1, 2
 _CHUNK = 64  # units per draw; changing it changes every network: never do.
 
 _SAMPLERS: dict[str, Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]] = {
     "uniform": lambda rng, shape: rng.uniform(-1.0, 1.0, size=shape),
     "gaussian": lambda rng, shape: rng.standard_normal(size=shape),
 }
-UNITS_PURPOSE, UNIT_CHUNK, SAMPLERS = _UNITS, _CHUNK, _SAMPLERS  # public: other streams of units draw exactly as UnitStream
-
-
-def stream_generator(seed: int, purpose: int, *keys: int) -> np.random.Generator:
-    """The Generator of one purpose (target, units, evaluation, ...) of a seed.
-
-    ``keys`` split a purpose further (e.g. one stream per width); without
-    them the stream is the purpose's own, unchanged.
-    """
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(check_seed(seed), spawn_key=(purpose, *keys))))
-
-
-def draw_target(setting: Setting, seed: int) -> np.ndarray:
-    """The target w: the given one, or uniform on the unit sphere from the seed."""
-    if setting.w is not None:
-        return np.asarray(setting.w, dtype=np.float64)
-    g = stream_generator(seed, _TARGET).standard_normal(setting.d)
-    return g / np.linalg.norm(g)
+UNITS_PURPOSE, UNIT_CHUNK, SAMPLERS = streams.UNITS, _CHUNK, _SAMPLERS  # public: other streams of units draw exactly as UnitStream
 
 
 class UnitStream:
-    """The infinite, lazily drawn stream of hidden units of one seed."""
+    """The infinite, lazily drawn stream of hidden units of one seed (and the seed's target)."""
 
     def __init__(self, setting: Setting, seed: int) -> None:
         self.setting = setting
         self.seed = check_seed(seed)
-        self._rng = stream_generator(self.seed, _UNITS)
+        self._rng = stream_generator(self.seed, streams.UNITS)
         self._sample = _SAMPLERS[setting.init]
         self._units = np.empty((0, setting.d + 1))
+
+    @cached_property
+    def target(self) -> AnyTarget:
+        """The target of (setting, seed), built once per stream (a network target may be read from a file)."""
+        return target_of(self.setting, self.seed)
 
     def take(self, width: int) -> tuple[np.ndarray, np.ndarray]:
         """The first ``width`` units: U (width x d) and v (width,), fresh copies."""
@@ -73,13 +64,28 @@ class UnitStream:
 
 @dataclass(frozen=True, eq=False)
 class Instance:
-    """One random network of width n and its target, from (setting, seed)."""
+    """One random network of width n and its target, from (setting, seed).
+
+    ``target`` may be given as the one-neuron target's w (an array): it is
+    read as :class:`~prunegap.targets.NeuronTarget`.
+    """
 
     setting: Setting
     seed: int
-    w: np.ndarray  # (d,) target
+    target: AnyTarget  # the target (targets.py); an array w is the one neuron relu(<w, x>)
     U: np.ndarray  # (n, d) hidden weights
     v: np.ndarray  # (n,) output weights
+
+    def __post_init__(self) -> None:
+        if not hasattr(self.target, "kind"):
+            object.__setattr__(self, "target", NeuronTarget(np.asarray(self.target, dtype=np.float64)))
+
+    @property
+    def w(self) -> np.ndarray:
+        """The one-neuron target's w (d,); a network target has none."""
+        if not isinstance(self.target, NeuronTarget):
+            raise InvalidArgument(f"this instance's target is a {self.target.kind}, which has no w: use instance.target")
+        return self.target.w
 
     @property
     def width(self) -> int:
@@ -92,7 +98,7 @@ class Instance:
     def prefix(self, width: int) -> "Instance":
         """The width-``width`` network of the same seed (width <= self.width)."""
         width = check_int("width", width, minimum=0, maximum=self.width)
-        return Instance(self.setting, self.seed, self.w, self.U[:width], self.v[:width])
+        return Instance(self.setting, self.seed, self.target, self.U[:width], self.v[:width])
 
 
 def draw_instance(setting: Setting, seed: int, width: int, *, stream: UnitStream | None = None) -> Instance:
@@ -103,4 +109,4 @@ def draw_instance(setting: Setting, seed: int, width: int, *, stream: UnitStream
     width = check_int("width", width, minimum=1)
     stream = stream if stream is not None else UnitStream(setting, seed)
     U, v = stream.take(width)
-    return Instance(setting, stream.seed, draw_target(setting, stream.seed), U, v)
+    return Instance(setting, stream.seed, stream.target, U, v)

@@ -31,11 +31,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import streams
 from ._validation import check_choice, check_int
 from .exceptions import InvalidArgument
 from .masks import Masks
 from .network import Instance, UnitStream, draw_instance, draw_target
 from .setting import Setting
+from .streams import stream_generator
 
 __all__ = ["Plant", "plant_neuron", "plant_construction", "PlantedStream", "planted_instance", "PLANTS"]
 
@@ -131,7 +133,7 @@ def planted_instance(setting: Setting, seed: int, width: int, kind: str = "neuro
     if kind == "neuron":
         plant = plant_neuron(w, units if units is not None else [width - 2, width - 1])
     else:
-        rows = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(99,))))
+        rows = stream_generator(seed, streams.PLANTED_ROWS)
         plant = plant_construction(w, rows.uniform(-1.0, 1.0, (2 * setting.d, setting.d)), start=start)
     if plant.width > width:
         raise InvalidArgument(f"width must be >= {plant.width} to hold the plant, got {width}")

@@ -9,6 +9,11 @@ proved.  A gallop step left undecided is first bisected down to the last "no"
 answers (a limit fired) leave a bracket [n_lower, n_upper] instead of a
 point.  A certificate that is not monotone is checked at every narrower
 width before its n* is called exact.
+
+``bound="lower"`` searches for proofs only (the certified frontier,
+docs/theory.md §6): it gallops up while the answer is "no" and bisects
+between the last "no" and the first width that is not, so its n_lower is as
+high as the work limits allow; a ticket met on the way is kept as n_upper.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ._validation import check_choice, check_int
-from .solvers.base import SEARCH_TIME_LIMIT, Outcome
+from .solvers.base import BOUNDS, SEARCH_LIMITS, Outcome
 
 __all__ = ["WidthResult", "minimal_width"]
 
@@ -50,6 +55,7 @@ def minimal_width(
     start: int = 1,
     max_steps: int | None = None,
     strategy: str = "gallop",
+    bound: str = "both",
 ) -> WidthResult:
     """The smallest width at which ``decide`` answers ``yes``.
 
@@ -57,10 +63,15 @@ def minimal_width(
     ``max_steps`` caps the number of calls; hitting it leaves a bracket.
     ``strategy="scan"`` tries start, start+1, ... instead: exact for any
     certificate, best for cheap methods whose cost grows fast with the width.
+    ``bound="lower"`` (monotone certificates only) raises n_lower instead of
+    looking for n*: see the module's docstring.
     """
     max_width = check_int("max_width", max_width, minimum=1)
     start = min(check_int("start", start, minimum=1), max_width)
     check_choice("strategy", strategy, ("gallop", "scan"))
+    check_choice("bound", bound, BOUNDS)
+    if bound == "lower" and (strategy != "gallop" or not monotone):
+        raise ValueError("bound='lower' needs a monotone certificate searched by galloping")
     tested: dict[int, Outcome] = {}
     steps: list[tuple[int, str]] = []
     step_seconds: list[float] = []  # wall clock of each step: where a search's time went
@@ -76,7 +87,7 @@ def minimal_width(
         budget[0] -= 1
         if r.search_status == "unknown":
             bisect.insort(unknown, n)
-        if r.limit == SEARCH_TIME_LIMIT:
+        if r.limit in SEARCH_LIMITS:
             budget[0] = 0  # every later question would get the same answer: stop with the bracket
         return r
 
@@ -89,6 +100,9 @@ def minimal_width(
 
     lo, hi = 0, None  # lo: widest certified "no" (0: none); hi: narrowest "yes"
     n = start
+    if bound == "lower":
+        lo, hi = _raise_lower(ask, narrowest_yes, start, max_width, budget)
+        strategy = "lower"  # neither loop below runs: the bracket is all this search proves
     if strategy == "scan":
         monotone = False  # the scan below checks every narrower width itself
         start = 1
@@ -122,7 +136,7 @@ def minimal_width(
             break
         n = min(2 * n, max_width)
 
-    if hi is not None:
+    if hi is not None and strategy == "gallop":
         # Bisection; an unknown midpoint moves the probe to the nearest untested width.
         while budget[0] > 0 and hi - lo > 1:
             mid = _untested_near((lo + hi) // 2, lo, hi, tested)
@@ -162,6 +176,34 @@ def minimal_width(
         stats={"calls": len(steps), "unknown_widths": len(undecided), "monotone": monotone,
                "step_seconds": step_seconds},
     )
+
+
+def _raise_lower(ask: Callable[[int], Outcome], narrowest_yes: Callable[[int, Outcome], int], start: int,
+                 max_width: int, budget: list[int]) -> tuple[int, int | None]:
+    """Gallop on "no", then bisect (last "no", first other answer): the widest "no" and any yes."""
+    lo, hi, top = 0, None, None
+    n = start
+    while budget[0] > 0:
+        r = ask(n)
+        if r.search_status != "no":
+            top = n
+            if r.search_status == "yes":
+                hi = top = narrowest_yes(n, r)
+            break
+        lo = n
+        if n >= max_width:
+            return lo, hi
+        n = min(2 * n, max_width)
+    while top is not None and budget[0] > 0 and top - lo > 1:
+        mid = (lo + top) // 2
+        r = ask(mid)
+        if r.search_status == "no":
+            lo = mid
+        elif r.search_status == "yes":
+            hi = top = narrowest_yes(mid, r)
+        else:
+            top = mid
+    return lo, hi
 
 
 def _untested_near(mid: int, lo: int, hi: int, tested: dict[int, Outcome]) -> int | None:

@@ -22,7 +22,7 @@ OUTPUTS: tuple[str, ...] = ("relu", "linear")
 #: ``sup``: sup over the unit ball; ``l2-gaussian``: x ~ N(0, I_d); ``l2-sphere``: x uniform on the sphere.
 NORMS: tuple[str, ...] = ("sup", "l2-gaussian", "l2-sphere")
 #: ``neuron``: f(x) = relu(<w, x>); ``network``: a bias-free ReLU network with
-#: target_width hidden units per layer and target_depth hidden layers (solvers/targets.py).
+#: target_width hidden units per layer and target_depth hidden layers (targets.py).
 TARGETS: tuple[str, ...] = ("neuron", "network")
 
 

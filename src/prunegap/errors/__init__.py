@@ -1,4 +1,4 @@
-"""Errors of pruned networks against their target, always as [lower, upper].
+"""Errors of pruned networks against their target, always as [lower, upper]: the evaluators' one entry.
 
 [lower, upper] is always PROVEN (up to float-rounding allowances), and
 ``ErrorBound.verdict`` decides on it alone.  Only the L2 error of a relu
@@ -24,6 +24,10 @@ l2-*       >= 3      relu output: test-function      empirical Bernstein
                                                      confidence
 =========  ========  ==============================  =========================
 
+A network target (:class:`prunegap.targets.TargetNetwork`, depth 1) has its
+own evaluator, :mod:`.network` (sup norm only); :func:`target_error` and
+:func:`evaluate` pick the evaluator of a target.
+
 All functions here are positively 1-homogeneous, so the sup over the unit
 ball is the sup over the unit sphere, and the Gaussian L2 error is sqrt(d)
 times the spherical one.
@@ -35,122 +39,38 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import as_generator, check_choice, check_positive_float
+from ..exceptions import InvalidArgument
 from ..masks import Masks
 from ..network import Instance
-from ..setting import NORMS, OUTPUTS
-from ._scale import rescaled_instance, scale_back
+from ..targets import NeuronTarget, TargetNetwork
 from ._bound import VERDICTS, ErrorBound, Estimate, verdict
-from .circle import l2_error_circle, sup_error_circle
+from .network import network_target_error
+from .neuron import DEFAULT_TOL, forward, network_error, target_values
 
-__all__ = ["ErrorBound", "Estimate", "verdict", "VERDICTS", "network_error", "evaluate", "forward", "target_values"]
-
-DEFAULT_TOL = 1e-6  # absolute width of a certified sup interval in d >= 3
-
-
-def forward(A: np.ndarray, b: np.ndarray, X: np.ndarray, output: str = "relu") -> np.ndarray:
-    """g(X) for effective weights A (k x d), b (k) at the rows of X (m x d)."""
-    h = np.maximum(X @ A.T, 0.0) @ b
-    return np.maximum(h, 0.0) if output == "relu" else h
+__all__ = ["ErrorBound", "Estimate", "verdict", "VERDICTS", "network_error", "network_target_error", "target_error",
+           "evaluate", "forward", "target_values", "DEFAULT_TOL"]
 
 
-def target_values(w: np.ndarray, X: np.ndarray) -> np.ndarray:
-    return np.maximum(X @ w, 0.0)
+def target_error(A: np.ndarray, b: np.ndarray, target: NeuronTarget | TargetNetwork, *, output: str = "relu",
+                 norm: str = "sup", seed: int = 0, **options: Any) -> ErrorBound:
+    """Certified error of g(x) = out(sum_k b_k relu(<A_k, x>)) against ``target``, by the target's evaluator.
 
-
-def _points_error(A, b, w, X, output, weights=None) -> tuple[float, np.ndarray]:
-    diff = forward(A, b, X, output) - target_values(w, X)
-    return diff, np.abs(diff)
-
-
-def _error_d1(A: np.ndarray, b: np.ndarray, w: np.ndarray, output: str, norm: str, n_witnesses: int) -> ErrorBound:
-    """d = 1: the sphere is {-1, +1}, so both norms are exact up to rounding.
-
-    Computed on the instance rescaled by an exact power of two (no square
-    over- or underflows at any scale), then scaled back outwards.  Rounding:
-    each of the k products and the sum err by at most (k + 2) eps S with
-    S = sum_k |b_k A_k| + |w| (then the difference, the square and the
-    root add a few eps of the value, itself <= S): 4 (k + 2) eps S covers it.
+    The one neuron: :func:`network_error` (every norm; ``seed`` is not used);
+    a network target: :func:`network_target_error` (sup norm; ``seed`` picks
+    the points of a sampled lower bound).  ``options`` go to the evaluator.
     """
-    keep = (b != 0) & (A[:, 0] != 0)
-    A, b, w, exp = rescaled_instance(A[keep], b[keep], w)
-    X = np.array([[1.0], [-1.0]])
-    diff, ad = _points_error(A, b, w, X, output)
-    if norm == "sup":
-        val = float(ad.max())
-    else:  # both signs equally likely; E x^2 = 1 for the Gaussian
-        val = float(np.sqrt(np.mean(diff**2)))
-    slack = 4 * (A.shape[0] + 2) * float(np.finfo(float).eps) * (float(np.abs(b) @ np.abs(A[:, 0])) + abs(float(w[0])))
-    order = np.argsort(ad)[::-1][: max(1, n_witnesses)]
-    with np.errstate(over="ignore"):
-        values = np.ldexp(diff[order], exp)
-    return ErrorBound(scale_back(max(0.0, val - slack), exp, up=False), scale_back(val + slack, exp, up=True),
-                      "exact-points", witnesses=X[order], witness_values=values)
-
-
-def _accepted(func: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """The options ``func`` takes: callers pass one bag of options to every method."""
-    import inspect
-
-    params = inspect.signature(func).parameters
-    return {k: v for k, v in options.items() if k in params}
-
-
-def network_error(
-    A: np.ndarray,
-    b: np.ndarray,
-    w: np.ndarray,
-    *,
-    output: str = "relu",
-    norm: str = "sup",
-    tol: float = DEFAULT_TOL,
-    eps: float | None = None,
-    rng: Any = 0,
-    n_witnesses: int = 1,
-    **options: Any,
-) -> ErrorBound:
-    """Certified error of g(x) = out(sum_k b_k relu(<A_k, x>)) against relu(<w, x>).
-
-    ``tol`` is the largest gap upper - lower the caller accepts where the
-    answer is not exact; with ``eps`` given, a certified evaluation may stop
-    as soon as the interval decides ``<= eps`` either way.  ``rng`` seeds the
-    Monte Carlo estimate (the only random method; it only fills
-    ``ErrorBound.estimate``, never the proven [lower, upper]).
-    """
-    check_choice("output", output, OUTPUTS)
-    check_choice("norm", norm, NORMS)
-    tol = check_positive_float("tol", tol)
-    A = np.asarray(A, dtype=np.float64).reshape(-1, np.shape(w)[0])
-    b = np.asarray(b, dtype=np.float64).reshape(-1)
-    w = np.asarray(w, dtype=np.float64)
-    d = w.shape[0]
-    if d == 1:
-        return _error_d1(A, b, w, output, norm, n_witnesses)
-    if norm == "sup":
-        if d == 2:
-            return sup_error_circle(A, b, w, output=output, n_witnesses=n_witnesses)
-        from .sphere import sup_error_sphere
-
-        return sup_error_sphere(
-            A, b, w, output=output, tol=tol, eps=eps, n_witnesses=n_witnesses, **_accepted(sup_error_sphere, options)
-        )
-    if output == "linear":
-        from .l2 import l2_error_kernel
-
-        return l2_error_kernel(A, b, w, norm=norm)
-    if d == 2:
-        return l2_error_circle(A, b, w, output=output, norm=norm)
-    from .l2 import l2_error_monte_carlo
-
-    return l2_error_monte_carlo(
-        A, b, w, output=output, norm=norm, rng=as_generator(rng), **_accepted(l2_error_monte_carlo, options)
-    )
+    if isinstance(target, NeuronTarget):
+        return network_error(A, b, target.w, output=output, norm=norm, **options)
+    if norm != "sup":
+        raise InvalidArgument(f"norm must be 'sup' for a network target, got {norm!r}")
+    return network_target_error(A, b, target, output=output, seed=seed, **options)
 
 
 def evaluate(instance: Instance, masks: Masks, **kwargs: Any) -> ErrorBound:
-    """Certified error of ``masks`` applied to ``instance`` in its own setting."""
+    """Certified error of ``masks`` applied to ``instance`` in its own setting, against its own target."""
     A, b = masks.apply(instance.U, instance.v)
     s = instance.setting
     kwargs.setdefault("output", s.output)
     kwargs.setdefault("norm", s.norm)
-    return network_error(A, b, instance.w, **kwargs)
+    kwargs.setdefault("seed", instance.seed)
+    return target_error(A, b, instance.target, **kwargs)

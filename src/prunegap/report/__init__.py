@@ -17,6 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._version import __version__
+from ..io import atomic_write, write_json
+from ..sweep.store import Store
+from .analysis import analyze
+from .figures import make_figures
+from .html import render_html, render_markdown
+from .popup import analyze_popup, popup_figures, popup_markdown
+
 __all__ = ["Report", "build_report"]
 
 
@@ -32,21 +40,12 @@ class Report:
 
 def build_report(folder: str | os.PathLike[str]) -> Report:
     """Analyse ``folder``'s results database and write the report files."""
-    from .._version import __version__
-    from ..io import atomic_write, write_json
-    from ..sweep.store import Store
-    from .analysis import analyze
-    from .figures import make_figures
-    from .html import render_html, render_markdown
-    from .popup import analyze_popup, popup_figures, popup_markdown
-    from ..torch.sweep import popup_rows
-
     folder = Path(folder)
     with Store.open(folder) as store:
         rows = store.rows()
         config = store.config()
         meta = store.meta()
-        prows = popup_rows(store)
+        prows = store.popup_rows()
     analysis = analyze(rows, config)
     figures = make_figures(analysis, folder / "figures")
     pop = analyze_popup(prows, config)

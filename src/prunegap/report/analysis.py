@@ -30,12 +30,12 @@ import math
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from ..sweep.config import SweepConfig
+from ..patterns import Pattern
+from ..sweep.config import SweepConfig
 
 __all__ = [
     "brackets",
@@ -287,7 +287,7 @@ def _num(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def analyze(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str, Any]:
+def analyze(rows: list[dict[str, Any]], config: SweepConfig) -> dict[str, Any]:
     """Everything the report shows, JSON-ready: ``trials``, ``groups``,
     ``success`` (P(n* <= n) at each width where it changes, proven and
     possible), ``fits``, ``gap``, ``reference``.
@@ -401,13 +401,11 @@ def _pattern_text(paradigm: str, options: dict[str, Any]) -> str | None:
     """The pattern's parameter as the report writes it ("2:4", "B = 8"), or None."""
     if paradigm not in ("nm", "block"):
         return None
-    from ..solvers.patterns import Pattern
-
     p = Pattern.of(paradigm, nm=options.get("nm"), block=options.get("block")).to_dict()
     return str(p["nm"]) if paradigm == "nm" else f"B = {p['block']}"
 
 
-def study_info(config: "SweepConfig") -> list[dict[str, Any]]:
+def study_info(config: SweepConfig) -> list[dict[str, Any]]:
     """Per study, in config order: its paradigm, pattern parameter, target, and the label the
     figures give it (the name, with the pattern parameter where the name does not show it, so
     two N:M studies are told apart even under names that do not say which N:M)."""
@@ -429,7 +427,7 @@ def study_info(config: "SweepConfig") -> list[dict[str, Any]]:
     return out
 
 
-def _targets(gstats: list[dict[str, Any]], config: "SweepConfig") -> list[dict[str, Any]]:
+def _targets(gstats: list[dict[str, Any]], config: SweepConfig) -> list[dict[str, Any]]:
     """The medians of n* of every network-target study, keyed by its family and K: the points of
     n* against the target width K (one family = one declared study with a list of K)."""
     info = {s["study"]: s for s in study_info(config)}
@@ -447,7 +445,7 @@ def _targets(gstats: list[dict[str, Any]], config: "SweepConfig") -> list[dict[s
     return sorted(out, key=lambda r: (r["family"], r["d"], -r["eps"], r["target_width"]))
 
 
-def _study_order(config: "SweepConfig", name: str) -> int:
+def _study_order(config: SweepConfig, name: str) -> int:
     names = [s.name for s in config.studies]
     return names.index(name) if name in names else len(names)
 

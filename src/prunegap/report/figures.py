@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from .._plotting import PARADIGM_COLORS
+from ..io import atomic_write
 from .analysis import reference_curve
 
-__all__ = ["FIGURES", "MARKERS", "make_figures", "save_figure", "study_labels"]
+__all__ = ["FIGURES", "MARKERS", "STYLE", "make_figures", "save_figure", "study_labels"]
 
 #: Names of the figures, in the order the report shows them.
 FIGURES: tuple[str, ...] = ("nstar", "gap", "success", "targets")
@@ -39,7 +40,8 @@ _COLORS = {p: PARADIGM_COLORS[p] for p in ("neuron", "weight")}  # the other stu
 _CYCLE = ("#2a9d55", "#8e44ad", "#d68910", "#17a2b8", "#7f8c8d")
 #: One marker per study, in config order: colours repeat past the cycle, markers tell studies apart.
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
-_STYLE = {
+#: The matplotlib style of every report figure (the popup study's too).
+STYLE = {
     "font.size": 9,
     "axes.titlesize": 9,
     "axes.labelsize": 9,
@@ -97,7 +99,7 @@ def study_labels(analysis: dict[str, Any]) -> dict[str, str]:
 
 
 def _new_figure(ncols: int, nrows: int = 1, *, width: float = 3.4, height: float = 2.8):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: a heavy library, needed only to draw
 
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
@@ -258,8 +260,8 @@ def figure_targets(analysis: dict[str, Any]):
 
 def figure_success(analysis: dict[str, Any]):
     """P(n* <= n) against n, one panel per (study, d), one curve per eps."""
-    import matplotlib
-    from matplotlib import colors as mcolors
+    import matplotlib  # lazy: a heavy library, needed only to draw
+    from matplotlib import colors as mcolors  # lazy, as above
 
     studies = list(dict.fromkeys(g["study"] for g in analysis["groups"]))
     labels = study_labels(analysis)
@@ -344,7 +346,7 @@ def figure_gap(analysis: dict[str, Any]):
 
 def _plain_ticks(ax: Any) -> None:
     """Log axes labelled 0.5, 1, 2 rather than 5 x 10^-1."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter  # lazy: a heavy library, needed only to draw
 
     fmt = FuncFormatter(lambda v, _: f"{v:g}")
     for axis in (ax.xaxis, ax.yaxis):
@@ -361,8 +363,6 @@ def save_figure(fig: Any, folder: Path, name: str) -> dict[str, Any]:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=200, metadata={"Software": None})
     png = buf.getvalue()
-    from ..io import atomic_write
-
     atomic_write(folder / f"{name}.png", lambda fh: fh.write(png))
     pdf = io.BytesIO()
     fig.savefig(pdf, format="pdf", metadata={"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None})
@@ -372,10 +372,10 @@ def save_figure(fig: Any, folder: Path, name: str) -> dict[str, Any]:
 
 def make_figures(analysis: dict[str, Any], folder: Path) -> dict[str, dict[str, Any]]:
     """Every figure that has data, saved into ``folder``; name -> save_figure's dict."""
-    import matplotlib
+    import matplotlib  # lazy: a heavy library, needed only to draw
 
     out = {}
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(STYLE):
         for name in FIGURES:
             if name == "gap" and not analysis["gap"]:
                 continue

@@ -4,10 +4,11 @@ short Markdown summary for the terminal."""
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 from typing import Any
+
+from ._html import esc, html_figure, html_table
+from .popup import popup_html
 
 __all__ = ["render_html", "render_markdown"]
 
@@ -29,10 +30,6 @@ pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; font-size: 0.82em; 
 """
 
 
-def _e(x: Any) -> str:
-    return html.escape(str(x))
-
-
 def _n(x: float | None, digits: int = 3) -> str:
     if x is None:
         return "&infin;"
@@ -47,25 +44,6 @@ def _ci(pair: list[float | None]) -> str:
     return f"[{_n(pair[0])}, {_n(pair[1])}]"
 
 
-def _table(head: list[str], rows: list[list[str]], left: int = 1) -> str:
-    th = "".join(f"<th class='l'>{h}</th>" if i < left else f"<th>{h}</th>" for i, h in enumerate(head))
-    body = "".join(
-        "<tr>" + "".join(f"<td class='l'>{c}</td>" if i < left else f"<td>{c}</td>" for i, c in enumerate(r)) + "</tr>"
-        for r in rows
-    )
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _figure(figs: dict[str, dict[str, Any]], name: str, alt: str, caption: str) -> str:
-    if name not in figs:
-        return ""
-    data = base64.b64encode(figs[name]["png_bytes"]).decode()
-    return (
-        f"<figure><img alt='{_e(alt)}' src='data:image/png;base64,{data}'>"
-        f"<figcaption>{caption} Files: <code>figures/{name}.png</code>, <code>figures/{name}.pdf</code>.</figcaption></figure>"
-    )
-
-
 def _fit_rows(fits: list[dict[str, Any]]) -> list[list[str]]:
     rows = []
     for f in fits:
@@ -74,7 +52,7 @@ def _fit_rows(fits: list[dict[str, Any]]) -> list[list[str]]:
             f"{k}: {_n(f['bracket_fits']['lower'][k])} to {_n(f['bracket_fits']['upper'][k])}" for k in f["params"]
         ) if f["eps_undetermined"] else "(all medians determined)"
         excluded = ", ".join(_n(e) for e in f["eps_excluded"]) or "none"
-        rows.append([_e(f["study"]), str(f["d"]), _e(f["formula"]), params, _n(f["r2"]),
+        rows.append([esc(f["study"]), str(f["d"]), esc(f["formula"]), params, _n(f["r2"]),
                      f"{len(f['eps_fitted'])} ({len(f['eps_undetermined'])} as midpoints)", ends, excluded])
     return rows
 
@@ -95,8 +73,8 @@ def _group_rows(groups: list[dict[str, Any]]) -> list[list[str]]:
     for g in groups:
         med = _n(g["median"]) if g["median"] is not None else f"<span class='undet'>in {_ci(g['median_bracket'])}</span>"
         qua = _n(g["quantile"]) if g["quantile"] is not None else f"<span class='undet'>in {_ci(g['quantile_bracket'])}</span>"
-        limits = ", ".join(f"{_e(k)}: {v}" for k, v in sorted(g["limits"].items())) or ""
-        rows.append([_e(g["study"]), str(g["d"]), _n(g["eps"]), str(g["trials"]), str(g["certified"]),
+        limits = ", ".join(f"{esc(k)}: {v}" for k, v in sorted(g["limits"].items())) or ""
+        rows.append([esc(g["study"]), str(g["d"]), _n(g["eps"]), str(g["trials"]), str(g["certified"]),
                      str(g["unknown"]), str(g["failed"]), med, _ci(g["median_ci"]), qua, _ci(g["quantile_ci"]), limits])
     return rows
 
@@ -112,8 +90,6 @@ def render_html(
     popup: dict[str, Any] | None = None,
 ) -> str:
     """The whole page as a string (``popup``: :func:`.popup.analyze_popup`'s summary, if any)."""
-    from .popup import popup_html
-
     t = analysis["trials"]
     a = analysis["analysis"]
     conf = f"{a['confidence']:.0%}"
@@ -121,11 +97,11 @@ def render_html(
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>prunegap gap report: {_e(folder)}</title><style>{_CSS}</style></head><body>",
+        f"<title>prunegap gap report: {esc(folder)}</title><style>{_CSS}</style></head><body>",
         "<h1>The pruning gap: neuron vs weight pruning of random ReLU networks</h1>",
-        f"<p class='meta'>Folder <code>{_e(folder)}</code> &middot; sweep fingerprint <code>{_e(meta.get('fingerprint', '?'))}</code>"
-        f"{' (quick)' if meta.get('quick') == 'true' else ''} &middot; created {_e(meta.get('created', '?'))} by prunegap "
-        f"{_e(meta.get('prunegap_version', '?'))}</p>",
+        f"<p class='meta'>Folder <code>{esc(folder)}</code> &middot; sweep fingerprint <code>{esc(meta.get('fingerprint', '?'))}</code>"
+        f"{' (quick)' if meta.get('quick') == 'true' else ''} &middot; created {esc(meta.get('created', '?'))} by prunegap "
+        f"{esc(meta.get('prunegap_version', '?'))}</p>",
         "<div class='box'><p><b>The question.</b> A random bias-free two-layer ReLU network of width n is pruned to "
         "approximate one ReLU neuron within eps. For each seed (one random network and target) and each eps, "
         "n* is the smallest width at which a method <i>certifies</i> an approximation within eps. The paper "
@@ -133,9 +109,9 @@ def render_html(
         "d log(1/eps): an exponential gap. On log axes against 1/eps, the first is a straight line of slope "
         "about 1, the second nearly flat.</p></div>",
         "<h2>Trials</h2>",
-        _table(
+        html_table(
             ["study", "planned", "stored", "certified", "unknown", "failed"],
-            [[_e(s), str(v["planned"]), str(v["stored"]), str(v["certified"]), str(v["unknown"]), str(v["failed"])]
+            [[esc(s), str(v["planned"]), str(v["stored"]), str(v["certified"]), str(v["unknown"]), str(v["failed"])]
              for s, v in t["by_study"].items()]
             + [["<b>all</b>", str(t["planned"]), str(t["total"]), str(t["certified"]), str(t["unknown"]), str(t["failed"])]],
         ),
@@ -148,7 +124,7 @@ def render_html(
         )
     parts += [
         "<h2>Minimal width against 1/eps</h2>",
-        _figure(
+        html_figure(
             figures, "nstar", "n* against 1/eps",
             f"Medians of n* over seeds (solid), their {conf} bootstrap confidence bands (shaded), the {ql} quantile "
             "(dashed), the fitted scaling laws (dotted) and the paper's two bounds with fitted constants (grey). "
@@ -156,7 +132,7 @@ def render_html(
             "with an open circle at its midpoint (a triangle marks a bar unbounded above).",
         ),
         "<h2>Scaling fits</h2>",
-        _table(["study", "d", "model", f"parameters [{conf} CI]", "R&sup2;", "eps fitted",
+        html_table(["study", "d", "model", f"parameters [{conf} CI]", "R&sup2;", "eps fitted",
                 "fits on the bracket ends (lower to upper)", "eps left out (median unbounded)"],
                _fit_rows(analysis["fits"])) if analysis["fits"] else "<p>No fit: a study needs at least two eps whose median is bounded.</p>",
         "<p>Least squares on the medians (log n* for the power law, n* for the log law). A median that undecided "
@@ -168,15 +144,15 @@ def render_html(
         pair = analysis["gap"][0]
         parts += [
             "<h2>The gap ratio</h2>",
-            _figure(figures, "gap", "gap ratio",
-                    f"Ratio of the median n* of <b>{_e(pair['numerator'])}</b> to that of <b>{_e(pair['denominator'])}</b> "
+            html_figure(figures, "gap", "gap ratio",
+                    f"Ratio of the median n* of <b>{esc(pair['numerator'])}</b> to that of <b>{esc(pair['denominator'])}</b> "
                     f"at each eps they share, with {conf} paired bootstrap intervals; grey: the ratio of the two reference curves."),
-            _table(["d", "eps", "ratio of medians", f"{conf} CI", "paired seeds"], _gap_rows(analysis["gap"])),
+            html_table(["d", "eps", "ratio of medians", f"{conf} CI", "paired seeds"], _gap_rows(analysis["gap"])),
         ]
     if "targets" in figures:
         parts += [
             "<h2>Network targets: n* against the target width K</h2>",
-            _figure(figures, "targets", "n* against K",
+            html_figure(figures, "targets", "n* against K",
                     f"Median n* over seeds against K, the hidden units per layer of the target network, one curve "
                     f"per declared study and eps (darker: smaller eps), with {conf} bootstrap intervals (bars); an "
                     "open marker is the midpoint of a median that undecided trials leave open. Weight pruning of a "
@@ -185,18 +161,18 @@ def render_html(
         ]
     parts += [
         "<h2>Success curves</h2>",
-        _figure(figures, "success", "success curves",
+        html_figure(figures, "success", "success curves",
                 "P(n* &le; n) over seeds, one curve per eps: the fraction of seeds certified by width n. "
                 "Shaded: the range the undecided trials leave open (proven below, possible above)."),
         "<h2>Every (study, d, eps)</h2>",
-        _table(["study", "d", "eps", "trials", "certified", "unknown", "failed", "median n*", f"{conf} CI",
+        html_table(["study", "d", "eps", "trials", "certified", "unknown", "failed", "median n*", f"{conf} CI",
                 f"{ql} quantile", f"{conf} CI", "limits that fired"], _group_rows(analysis["groups"])),
     ]
     if failed:
         parts += [
             "<h2>Failed trials</h2><p>Their n* is only known to be at least 1; they count as undecided in every statistic. "
             "<code>prunegap gap --retry-failed</code> runs them again.</p>",
-            _table(["trial", "reason"], [[_e(r["key"]), _e(r["reason"] or "")] for r in failed[:100]]),
+            html_table(["trial", "reason"], [[esc(r["key"]), esc(r["reason"] or "")] for r in failed[:100]]),
         ]
     parts += popup_html(popup, figures)
     parts += [
@@ -213,7 +189,7 @@ def render_html(
         f"<li>The {ql} quantile is an order statistic: a width that some seed actually needs.</li>",
         "</ul>",
         "<h2>The sweep</h2><p>The resolved config; <code>prunegap gap --config</code> with this file reruns exactly these trials.</p>",
-        f"<pre>{_e(config_toml)}</pre>",
+        f"<pre>{esc(config_toml)}</pre>",
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p)

@@ -1,4 +1,4 @@
-"""The popup study's part of the report (``[popup]`` and ``[popup.certify]``; :mod:`prunegap.torch.sweep`).
+"""The popup study's part of the report (``[popup]`` and ``[popup.certify]``; :mod:`prunegap.sweep.popup`).
 
 Built from the ``popup`` table alone (no torch needed), and only from the
 rows of the stored config's plan (their keys hash the whole configuration),
@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .._plotting import PARADIGM_COLORS, band as _band, popup_width_figure, width_axis as _width_axis
-
-if TYPE_CHECKING:
-    from ..sweep.config import SweepConfig
+from .._plotting import PARADIGM_COLORS, band, popup_width_figure, width_axis
+from ..sweep.config import SweepConfig
+from ..torch.certify import Comparison, comparison_row, reference_for
+from ..torch.study import summarize_popup
+from ._html import esc, html_figure, html_table
+from .figures import STYLE, save_figure
 
 __all__ = ["analyze_popup", "popup_figures", "popup_html", "popup_markdown"]
 
@@ -39,13 +41,11 @@ def _count(rows: list[dict[str, Any]], planned: int) -> dict[str, int]:
     return out
 
 
-def analyze_popup(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str, Any] | None:
+def analyze_popup(rows: list[dict[str, Any]], config: SweepConfig) -> dict[str, Any] | None:
     """JSON-ready summary of the popup study (None when the sweep declares none)."""
     if config.popup is None and config.certify is None:
         return None
-    from ..torch.sweep import construction_trial, optimum_trial, plan_popup
-
-    plan = plan_popup(config)
+    plan = config.popup_trials()
     keys = {t.key for t in plan}
     mine = [r for r in rows if r["key"] in keys]
     kinds = ("data", "certify", "optimum", "construction")
@@ -56,24 +56,20 @@ def analyze_popup(rows: list[dict[str, Any]], config: "SweepConfig") -> dict[str
                                       for r in mine if r["status"] != "ok"][:100],
                            "confidence": config.analysis.confidence}
     if config.popup is not None:
-        from ..torch.study import summarize_popup
-
         ok = [r for r in by_kind["data"] if r["status"] == "ok"]
         out["data"] = {"dataset": config.popup.dataset, "study": config.popup.to_dict(),
                        "summary": summarize_popup(ok, confidence=config.analysis.confidence) if ok else []}
     if config.certify is not None:
-        from ..torch.certify import Comparison, comparison_row, reference_for
-
         optima = {r["key"]: r for r in by_kind["optimum"] + by_kind["construction"] if r["status"] == "ok"}
         comp, missing = [], 0
         for r in by_kind["certify"]:
             if r["status"] != "ok":
                 continue
             ref, method, _, own = reference_for(r["paradigm"], nm=r["nm"], block=r["block"])
-            opt = optimum_trial(config, r["paradigm"], r["width"], r["seed"])
+            opt = config.optimum_trial(r["paradigm"], r["width"], r["seed"])
             o = optima.get(opt.key)
             missing += o is None
-            k = construction_trial(config, r["width"], r["seed"]).key if r["paradigm"] in ("weight", "nm") else None
+            k = config.construction_trial(r["width"], r["seed"]).key if r["paradigm"] in ("weight", "nm") else None
             built = optima.get(k) if k else None
             comp.append(comparison_row(
                 paradigm=r["paradigm"], width=r["width"], density=r["density"], seed=r["seed"],
@@ -100,7 +96,7 @@ def figure_popup_data(pop: dict[str, Any]) -> Any:
 
 def figure_popup_certify(pop: dict[str, Any]) -> Any:
     """Certified sup error of edge-popup's best ticket vs the certified optimum, against width; a panel per paradigm."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: a heavy library, needed only to draw
 
     summary = pop["certify"]["summary"]
     paradigms = list(dict.fromkeys(s["paradigm"] for s in summary))
@@ -112,20 +108,20 @@ def figure_popup_certify(pop: dict[str, Any]) -> Any:
         c = _COLORS.get(p, "0.3")
         tick = [np.asarray(s["ticket_errors"], float) for s in ss]
         ax.plot(x, [np.median(t) for t in tick], "-o", color=c, ms=3, lw=1.3, label="edge-popup (certified)")
-        _band(ax, x, np.array([t.min() for t in tick]), np.array([t.max() for t in tick]), c)
+        band(ax, x, np.array([t.min() for t in tick]), np.array([t.max() for t in tick]), c)
         opt = [np.asarray(s["optima"], float) for s in ss]
         if any(o.size for o in opt):
             med = np.array([np.median(o) if o.size else np.nan for o in opt])
             ref = ss[0]["reference"] + "/" + (ss[0]["method"] or "?")
             ax.plot(x, med, "--s", color="0.25", ms=3, lw=1.1,
                     label=f"optimum ({ref})" if ss[0]["own_optimum"] else f"lower bound ({ref})")
-            _band(ax, x, np.array([o.min() if o.size else np.nan for o in opt]),
+            band(ax, x, np.array([o.min() if o.size else np.nan for o in opt]),
                   np.array([o.max() if o.size else np.nan for o in opt]), "0.4")
         built = [np.asarray(s.get("constructions", []), float) for s in ss]
         if any(b.size for b in built):
             ax.plot(x, [np.median(b) if b.size else np.nan for b in built], ":^", color="0.45", ms=3, lw=1.1,
                     label="subset-sum construction")
-        _width_axis(ax)
+        width_axis(ax)
         ax.set_yscale("log")
         ax.set_xlabel("width n")
         ax.set_title(p)
@@ -139,14 +135,12 @@ def figure_popup_certify(pop: dict[str, Any]) -> Any:
 
 def popup_figures(pop: dict[str, Any] | None, folder: Path) -> dict[str, dict[str, Any]]:
     """``popup`` and ``popup_certify`` (where they have data), saved like the other figures."""
-    import matplotlib
-
-    from .figures import _STYLE, save_figure
+    import matplotlib  # lazy: a heavy library, needed only to draw
 
     out: dict[str, dict[str, Any]] = {}
     if not pop:
         return out
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(STYLE):
         if pop.get("data") and pop["data"]["summary"]:
             out["popup"] = save_figure(figure_popup_data(pop), folder, "popup")
         if pop.get("certify") and pop["certify"]["summary"]:
@@ -164,8 +158,6 @@ def popup_html(pop: dict[str, Any] | None, figures: dict[str, dict[str, Any]]) -
     """The HTML sections of the popup study ([] without one)."""
     if not pop:
         return []
-    from .html import _e, _figure, _table
-
     conf = f"{pop['confidence']:.0%}"
     cnt = pop["counts"]
     parts = [
@@ -174,7 +166,7 @@ def popup_html(pop: dict[str, Any] | None, figures: dict[str, dict[str, Any]]) -
         "element (a weight, a unit, a weight within its N:M group, a block of units), keeping the top-k in every "
         "forward pass. It is a heuristic: it never claims optimality. <code>[popup]</code> of the config declares "
         "the runs; rows are in the table <code>popup</code> of <code>results.duckdb</code>.</p>",
-        _table(["runs", "planned", "stored", "ok", "failed", "timeout"],
+        html_table(["runs", "planned", "stored", "ok", "failed", "timeout"],
                [[k, *(str(v[c]) for c in ("planned", "stored", "ok", "failed", "timeout"))] for k, v in cnt.items()
                 if v["planned"]]),
     ]
@@ -185,11 +177,11 @@ def popup_html(pop: dict[str, Any] | None, figures: dict[str, dict[str, Any]]) -
     if data and data["summary"]:
         metric = "test accuracy" if data["dataset"] == "digits" else "test MSE"
         parts += [
-            _figure(figures, "popup", "edge-popup accuracy against width",
-                    f"{metric.capitalize()} of edge-popup's ticket on <b>{_e(data['dataset'])}</b> against the width, "
+            html_figure(figures, "popup", "edge-popup accuracy against width",
+                    f"{metric.capitalize()} of edge-popup's ticket on <b>{esc(data['dataset'])}</b> against the width, "
                     f"one line per paradigm: the mean over seeds with its {conf} Student-t confidence band."),
-            _table(["paradigm", "density", "width", "seeds", f"mean {metric}", f"{conf} CI", "median", "min", "max"],
-                   [[_e(s["paradigm"]), _n(s["density"]), str(s["width"]), str(s["n"]), _n(s["mean"]),
+            html_table(["paradigm", "density", "width", "seeds", f"mean {metric}", f"{conf} CI", "median", "min", "max"],
+                   [[esc(s["paradigm"]), _n(s["density"]), str(s["width"]), str(s["n"]), _n(s["mean"]),
                      f"[{_n(s['ci_low'])}, {_n(s['ci_high'])}]", _n(s["median"]), _n(s["min"]), _n(s["max"])]
                     for s in data["summary"]]),
         ]
@@ -204,23 +196,23 @@ def popup_html(pop: dict[str, Any] | None, figures: dict[str, dict[str, Any]]) -
             "solver of its own, the wider family's optimum (weight for N:M, neuron for blocks) is a lower bound, "
             "so the excess shown is an upper bound. Excess = ticket upper bound minus the optimum's proven lower "
             "bound: how far the score-based search falls from the certified optimum at most.</p>",
-            _figure(figures, "popup_certify", "edge-popup vs certified optimum",
+            html_figure(figures, "popup_certify", "edge-popup vs certified optimum",
                     "Median over seeds of the best ticket over the densities (certified upper bound), the range over "
                     "seeds shaded; dashed: the certified optimum of the reference (median and range); dotted (weight, "
                     "N:M): the subset-sum construction's certified error at the same width (median)."),
-            _table(["paradigm", "width", "seeds", "edge-popup sup error (median of best)", "its density",
+            html_table(["paradigm", "width", "seeds", "edge-popup sup error (median of best)", "its density",
                     "reference optimum (median)", "reference", "excess, at most (median)", "ratio (median)",
                     "construction (median)"],
-                   [[_e(s["paradigm"]), str(s["width"]), str(s["seeds"]), _n(s["ticket_error"]), _n(s["best_density"]),
+                   [[esc(s["paradigm"]), str(s["width"]), str(s["seeds"]), _n(s["ticket_error"]), _n(s["best_density"]),
                      _n(s["optimum"]),
-                     (f"{_e(s['reference'])}/{_e(s['method'])}" + ("" if s["own_optimum"] else " (lower bound)"))
+                     (f"{esc(s['reference'])}/{esc(s['method'])}" + ("" if s["own_optimum"] else " (lower bound)"))
                      if s["method"] else "n/a",
                      _n(s["excess"]), _n(s["ratio"]), _n(s.get("construction"))] for s in cert["summary"]]),
         ]
-        parts += [f"<p class='warn'>{_e(n)}</p>" for n in cert["notes"]]
+        parts += [f"<p class='warn'>{esc(n)}</p>" for n in cert["notes"]]
     if pop["failed"]:
         parts += ["<h3>Popup runs that failed or stopped</h3>",
-                  _table(["run", "status", "reason"], [[_e(f["key"]), _e(f["status"]), _e(f["reason"] or "")]
+                  html_table(["run", "status", "reason"], [[esc(f["key"]), esc(f["status"]), esc(f["reason"] or "")]
                                                         for f in pop["failed"]])]
     return parts
 

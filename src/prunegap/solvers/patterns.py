@@ -1,35 +1,30 @@
-"""Pruning patterns between the two extremes: N:M and blocks of units (issue 6).
+"""The pattern methods between the two extremes: N:M and blocks of units (docs/theory.md §4-§5).
 
-A *pattern* is a family of allowed masks.  Weight pruning allows every mask,
-neuron pruning only whole units; in between:
+The rules of the families (which masks a pattern allows, :class:`~prunegap.patterns.Pattern`,
+:func:`~prunegap.patterns.satisfies`, ...) live in :mod:`prunegap.patterns`;
+this module holds their solvers:
 
 ``nm`` (``--nm N:M``)
-    In each hidden unit's input row, every group of M consecutive weights
-    (coordinates gM .. gM + M - 1; the last group is shorter when M does not
-    divide d, as if the row were padded with pruned weights) keeps at most N.
-    The output weight is kept or dropped with its unit.  A unit therefore keeps
-    one of the nonempty N:M-valid input subsets S, or nothing: THEORY §4's
-    exact weight program with the columns restricted to those S (at most one
-    per unit).  N >= M allows every subset (weight pruning).  The subset-sum
-    construction keeps one input weight per unit, so it is an N:M ticket for
-    every N >= 1, and its minimal width is the weight construction's.
+    A unit keeps one of the nonempty N:M-valid input subsets S, or nothing:
+    THEORY §4's exact weight program with the columns restricted to those S
+    (at most one per unit; :class:`NMExact`).  The subset-sum construction
+    keeps one input weight per unit, so it is an N:M ticket for every
+    N >= 1, and its minimal width is the weight construction's
+    (:class:`NMConstruction`).
 
 ``block`` (``--block B``)
-    Hidden units are kept or dropped in consecutive blocks of B whole units
-    (units kB .. kB + B - 1).  B = 1 is neuron pruning.  A block is one
-    column of THEORY §5's program whose value is the sum of its B units.
+    A block of B whole units is one column of THEORY §5's program whose
+    value is the sum of its B units (:class:`BlockMIP`).  Only complete
+    blocks may be kept (the pattern rule): every mask of width n is a mask
+    of every wider prefix (nesting holds) and n* is a multiple of B.
 
 Width.  For every pattern the width is the number of hidden units of the
 random network (a prefix of the seed's unit stream), so n* of different
-patterns are comparable on the same networks.  Under ``block`` only complete
-blocks may be kept: the units of an incomplete last block are pruned, every
-mask of width n is a mask of every wider prefix (nesting holds) and n* is a
-multiple of B.
+patterns are comparable on the same networks.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -39,21 +34,25 @@ from .._validation import check_int
 from ..exceptions import InvalidArgument
 from ..masks import Masks
 from ..network import Instance, UnitStream
+from ..patterns import Pattern, check_block, parse_nm, satisfies, satisfies_block, satisfies_nm
 from ..setting import Setting
 from .base import Outcome, register
 from .mip import Design, MIPMethod
 from .weight import ConstructionMethod
 
 __all__ = [
+    # the rules, also importable from here (they live in prunegap.patterns)
     "Pattern",
     "parse_nm",
     "check_block",
-    "nm_patterns",
-    "nm_design",
-    "BlockDesign",
     "satisfies",
     "satisfies_nm",
     "satisfies_block",
+    # the methods
+    "nm_patterns",
+    "nm_design",
+    "BlockDesign",
+    "block_design",
     "NMExact",
     "NMConstruction",
     "BlockMIP",
@@ -62,88 +61,6 @@ __all__ = [
 
 #: Columns per unit of the exact N:M program (the exact weight solver's 2^4 - 1).
 MAX_COLUMNS = 15
-
-_NM = re.compile(r"^\s*(\d+)\s*:\s*(\d+)\s*$")
-
-
-def parse_nm(value: Any, name: str = "nm") -> tuple[int, int]:
-    """'2:4' (or (2, 4)) -> (2, 4); requires 1 <= N <= M."""
-    if isinstance(value, (tuple, list)) and len(value) == 2:
-        text = f"{value[0]}:{value[1]}"
-    else:
-        text = str(value)
-    match = _NM.match(text)
-    if match is None:
-        raise InvalidArgument(f"{name} must be N:M with integers 1 <= N <= M (e.g. 2:4), got {value!r}")
-    n, m = int(match.group(1)), int(match.group(2))
-    if not 1 <= n <= m:
-        raise InvalidArgument(f"{name} must be N:M with integers 1 <= N <= M (e.g. 2:4), got {text.strip()!r}")
-    return n, m
-
-
-def check_block(value: Any, name: str = "block") -> int:
-    """A block size B >= 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
-        raise InvalidArgument(f"{name} must be an integer >= 1 (units per block), got {value!r}")
-    try:
-        b = int(value)
-    except ValueError:
-        raise InvalidArgument(f"{name} must be an integer >= 1 (units per block), got {value!r}") from None
-    if b < 1:
-        raise InvalidArgument(f"{name} must be an integer >= 1 (units per block), got {b}")
-    return b
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """A pruning pattern as data: ``kind`` and its parameters."""
-
-    kind: str  # "weight" | "neuron" | "nm" | "block"
-    n: int | None = None  # N of N:M
-    m: int | None = None  # M of N:M
-    block: int | None = None  # B of block
-
-    @classmethod
-    def of(cls, paradigm: str, *, nm: Any = None, block: Any = None) -> "Pattern":
-        """The pattern of ``paradigm`` with its parameters; refuses parameters of another pattern."""
-        if paradigm == "nm":
-            if nm is None:
-                raise InvalidArgument("paradigm 'nm' needs nm = N:M (e.g. --nm 2:4)")
-            if block is not None:
-                raise InvalidArgument(f"block applies to paradigm 'block' only, got block = {block!r} with paradigm 'nm'")
-            n, m = parse_nm(nm)
-            return cls("nm", n=n, m=m)
-        if paradigm == "block":
-            if block is None:
-                raise InvalidArgument("paradigm 'block' needs block = B, an integer >= 1 (e.g. --block 2)")
-            if nm is not None:
-                raise InvalidArgument(f"nm applies to paradigm 'nm' only, got nm = {nm!r} with paradigm 'block'")
-            return cls("block", block=check_block(block))
-        if nm is not None:
-            raise InvalidArgument(f"nm applies to paradigm 'nm' only, got nm = {nm!r} with paradigm {paradigm!r}")
-        if block is not None:
-            raise InvalidArgument(f"block applies to paradigm 'block' only, got block = {block!r} with paradigm {paradigm!r}")
-        return cls(paradigm)
-
-    @property
-    def label(self) -> str:
-        if self.kind == "nm":
-            return f"nm {self.n}:{self.m}"
-        if self.kind == "block":
-            return f"block {self.block}"
-        return self.kind
-
-    def to_dict(self) -> dict[str, Any]:
-        """The pattern's parameters for result.json (nothing for weight and neuron)."""
-        if self.kind == "nm":
-            return {"nm": f"{self.n}:{self.m}"}
-        if self.kind == "block":
-            return {"block": self.block}
-        return {}
-
-    def allows(self, masks: Masks) -> bool:
-        return satisfies(masks, self)
-
 
 # --------------------------------------------------------------------------- N:M
 
@@ -154,19 +71,10 @@ def nm_patterns(d: int, n: int, m: int) -> np.ndarray:
     rows = []
     for code in range(1, 2**d):
         p = [(code >> j) & 1 for j in range(d)]
-        if all(sum(p[g:g + m]) <= n for g in range(0, d, m)):
+        if satisfies_nm(np.array([p]), n, m):  # the pattern's own rule (prunegap.patterns)
             rows.append(p)
     rows.sort(key=lambda p: (-sum(p), [-x for x in p]))
     return np.array(rows, np.uint8).reshape(-1, d)
-
-
-def satisfies_nm(hidden_mask: np.ndarray, n: int, m: int) -> bool:
-    """Every group of m consecutive weights of every row keeps at most n (last group padded)."""
-    H = np.asarray(hidden_mask)
-    k, d = H.shape
-    pad = (-d) % m
-    G = np.concatenate([H, np.zeros((k, pad), H.dtype)], axis=1).reshape(k, -1, m)
-    return bool(np.all(G.sum(axis=2) <= n))
 
 
 def nm_design(n: int, m: int) -> Design:
@@ -175,19 +83,6 @@ def nm_design(n: int, m: int) -> Design:
 
 
 # --------------------------------------------------------------------------- blocks
-
-
-def satisfies_block(masks: Masks, block: int) -> bool:
-    """Whole units, kept in complete consecutive blocks of ``block`` (an incomplete last block is pruned)."""
-    c = masks.canonical()
-    if not c.is_neuron_pattern():
-        return False
-    s = c.unit_mask
-    full = s.shape[0] - s.shape[0] % block
-    if s[full:].any():
-        return False
-    S = s[:full].reshape(-1, block)
-    return bool(np.all(S == S[:, :1]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -239,22 +134,6 @@ class BlockDesign(Design):
 
 def block_design(block: int) -> BlockDesign:
     return BlockDesign(f"block-{block}", lambda d: np.ones((1, d), np.uint8), block=block)
-
-
-def satisfies(masks: Masks, pattern: Pattern) -> bool:
-    """Whether ``masks`` belongs to ``pattern``'s family (live weights only)."""
-    c = masks.canonical()
-    if pattern.kind == "weight":
-        return True
-    if pattern.kind == "neuron":
-        return c.is_neuron_pattern()
-    if pattern.kind == "nm":
-        assert pattern.n is not None and pattern.m is not None
-        return satisfies_nm(c.hidden_mask, pattern.n, pattern.m)
-    if pattern.kind == "block":
-        assert pattern.block is not None
-        return satisfies_block(c, pattern.block)
-    raise InvalidArgument(f"pattern must be one of 'weight', 'neuron', 'nm', 'block', got {pattern.kind!r}")
 
 
 # --------------------------------------------------------------------------- methods

@@ -25,19 +25,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validation import check_choice
+from .. import streams
 from ..errors import ErrorBound, forward, network_error, target_values
+from ..exceptions import MemoryBudgetExceeded
 from ..masks import Masks
-from ..network import Instance, UnitStream, draw_instance, stream_generator
+from ..network import Instance, UnitStream, draw_instance
 from ..setting import Setting
+from ..streams import stream_generator
 from ..subsetsum import best_subset_sum
-from ..exceptions import InvalidArgument, MemoryBudgetExceeded
-from .base import OBJECTIVES, Outcome, no_ticket, register
+from .base import Outcome, check_target, no_ticket, register
 
 __all__ = ["Construction", "construct", "closed_form_error", "ConstructionMethod"]
 
 _ULP = np.finfo(np.float64).eps
-_EVAL_STREAM = 2
 
 
 def closed_form_error(alpha: np.ndarray, beta: np.ndarray) -> float:
@@ -132,7 +132,7 @@ def _ticket_error(instance: Instance, c: Construction, eps: float | None, tol: f
     A, b = c.masks.apply(instance.U, instance.v)
     w = instance.w
     if s.norm != "sup":
-        return network_error(A, b, w, output=s.output, norm=s.norm, rng=stream_generator(instance.seed, _EVAL_STREAM))
+        return network_error(A, b, w, output=s.output, norm=s.norm, rng=stream_generator(instance.seed, streams.EVAL))
     if s.d <= 2:
         return network_error(A, b, w, output=s.output, norm="sup")
     if s.output == "linear":
@@ -144,7 +144,7 @@ def _ticket_error(instance: Instance, c: Construction, eps: float | None, tol: f
             return ErrorBound(lower, max(trivial, lower), "reverse-triangle")
         return network_error(A, b, w, output="linear", norm="sup", tol=tol, eps=eps)
     # relu output, d >= 3: the closed form bounds the error above, points below
-    rng = stream_generator(instance.seed, _EVAL_STREAM)
+    rng = stream_generator(instance.seed, streams.EVAL)
     X = rng.standard_normal((4096, s.d))
     X = np.vstack([closed_form_maximizers(c.alpha, c.beta), X / np.linalg.norm(X, axis=1, keepdims=True)])
     lower = float(np.abs(forward(A, b, X, "relu") - target_values(w, X)).max())
@@ -184,10 +184,16 @@ def _linearised_l2(instance: Instance, c: Construction) -> float:
 
 @register("weight", "construction")
 class ConstructionMethod:
-    """Weight pruning by the subset-sum construction (an upper bound on n*_weight)."""
+    """Weight pruning by the subset-sum construction (an upper bound on n*_weight).
+
+    It approximates the one neuron relu(<w, x>); weight pruning of a network
+    target is the layer-wise construction (:mod:`.deep`), which
+    :func:`~prunegap.solvers.base.get_method` picks for it."""
 
     paradigm = "weight"
     name = "construction"
+    targets: tuple[str, ...] = ("neuron",)
+    proves_no = False  # a construction that misses eps proves nothing about the other masks
 
     #: The closed form is not monotone in the width (a coefficient error that
     #: shrinks but changes sign can grow the other side's norm), so the minimal
@@ -223,37 +229,14 @@ class ConstructionMethod:
             stats={**c.stats, "hidden_error": c.hidden_error, "seconds": time.perf_counter() - t0},
         )
 
-    def _network(self, setting: Setting) -> Any:
-        """The solver for a network target, or None for a one-neuron target.
-
-        The construction below approximates the one neuron relu(<w, x>); run on a network
-        target's setting it would silently answer another question.  Weight pruning of a
-        network is the layer-wise construction (:mod:`.targets`); a pattern built on this
-        class (N:M) has no network construction, and is refused."""
-        if getattr(setting, "target", "neuron") != "network":
-            return None
-        if self.paradigm != "weight":
-            raise InvalidArgument(
-                f"target 'network' works with paradigm 'weight' (construction) and the integer programs, "
-                f"got {self.paradigm}/{self.name}"
-            )
-        from .targets import LayerwiseConstruction
-
-        return LayerwiseConstruction()
-
     def solve(self, instance: Instance, eps: float, *, objective: str = "feasible", memory_budget: int | None = None,
               tol: float = 1e-6, **options: Any) -> Outcome:
-        check_choice("objective", objective, OBJECTIVES)
-        network = self._network(instance.setting)
-        if network is not None:
-            return network.solve(instance, eps, objective=objective, memory_budget=memory_budget)
+        check_target(self, instance.target)
         return self._outcome(instance, eps, SubsetSumCache(memory_budget), tol)
 
     def oracle(self, stream: UnitStream, eps: float, *, memory_budget: int | None = None, tol: float = 1e-6,
                **options: Any) -> Callable[[int], Outcome]:
-        network = self._network(stream.setting)
-        if network is not None:
-            return network.oracle(stream, eps, memory_budget=memory_budget)
+        check_target(self, stream.target)
         cache = SubsetSumCache(memory_budget)
         too_wide: list[int] = []  # the narrowest width whose subset sums broke the budget
 

@@ -4,19 +4,22 @@
     config = load_config("my.toml", quick=True)     # or load_config() for the defaults
     run_sweep(config, "out/gap", workers=2)         # resumable; one DuckDB row per trial
     run_sweep(config, "out/gap", executor="dask", scheduler="tcp://10.0.0.5:8786")
+    run_popup_sweep(config, "out/gap", workers=2)   # the popup study, into the same folder
 
 The report (:mod:`prunegap.report`) reads the folder back.
 """
 
-from .config import Analysis, Study, SweepConfig, default_toml, load_config, parse_config
+from .config import Analysis, PopupStudy, Study, SweepConfig, default_toml, load_config, parse_config
 from .executors import EXECUTORS, DaskExecutor, InlineExecutor, LocalExecutor, make_executor
-from .runner import SweepRun, plan, run_sweep
+from .popup import PopupTrial
+from .runner import PopupRun, SweepRun, plan, run_popup_sweep, run_sweep
 from .sandbox import AttemptResult, run_attempt
 from .store import DB_NAME, Store, masks_of
 from .trials import Trial, run_trial
 
 __all__ = [
     "Analysis",
+    "PopupStudy",
     "Study",
     "SweepConfig",
     "default_toml",
@@ -27,8 +30,11 @@ __all__ = [
     "InlineExecutor",
     "LocalExecutor",
     "make_executor",
+    "PopupTrial",
+    "PopupRun",
     "SweepRun",
     "plan",
+    "run_popup_sweep",
     "run_sweep",
     "AttemptResult",
     "run_attempt",

@@ -26,14 +26,17 @@ they run never changes a row.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
-import os
 import threading
+import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
+from .._validation import check_choice, check_int
 from ..exceptions import InvalidArgument
+from .sandbox import default_workers, kill_attempts, physical_memory, warm
 
 __all__ = [
     "InlineExecutor",
@@ -44,14 +47,6 @@ __all__ = [
     "terminate",
     "EXECUTORS",
 ]
-
-
-def default_workers() -> int:
-    """All the cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return max(1, os.cpu_count() or 1)
 
 
 class InlineExecutor(Executor):
@@ -89,18 +84,12 @@ class LocalExecutor(ThreadPoolExecutor):
     def __init__(self, workers: int) -> None:
         super().__init__(max_workers=workers, thread_name_prefix="prunegap-trial")
         self.slots = workers
-        from .sandbox import physical_memory
-
         total = physical_memory()
         self.memory_limit: int | None = None if total is None else max(min(2 * 1024**3, total), total // workers)
-        from .sandbox import warm
-
         # The forkserver starts while the driver plans the sweep, not on the first trial's clock.
         threading.Thread(target=warm, daemon=True, name="prunegap-warm").start()
 
     def terminate(self) -> None:
-        from .sandbox import kill_attempts
-
         kill_attempts()
         self.shutdown(wait=True, cancel_futures=True)
 
@@ -128,7 +117,7 @@ class DaskExecutor(Executor):
     def __init__(self, workers: int | None = None, scheduler: str | None = None, *, client: Any = None,
                  connect_timeout: float | None = None) -> None:
         try:
-            import dask
+            import dask  # lazy: an optional extra (prunegap[dask]), slow to import
             from dask.utils import parse_timedelta
             from distributed import Client, LocalCluster
         except ImportError:
@@ -194,8 +183,6 @@ class DaskExecutor(Executor):
     def slots(self) -> int:
         """Threads of the workers connected now (an adaptive cluster grows);
         asked of the scheduler at most once a second."""
-        import time
-
         at, n = self._slots
         if time.monotonic() - at > 1.0:
             self._keep_size()
@@ -248,8 +235,6 @@ class DaskExecutor(Executor):
 
 def _scheduler_file_address(path: Path) -> str:
     """The address in a Dask scheduler file (JSON with ``address``)."""
-    import json
-
     try:
         address = json.loads(path.read_text(encoding="utf-8")).get("address")
     except (OSError, UnicodeDecodeError, ValueError, AttributeError) as exc:
@@ -272,14 +257,12 @@ def _warm_plugin() -> Any:
     """A Dask worker plugin that starts the worker's forkserver as the worker
     joins (:func:`prunegap.sweep.sandbox.warm`): a worker that replaces a
     dead one is then ready for the retried trial."""
-    from distributed.diagnostics.plugin import WorkerPlugin
+    from distributed.diagnostics.plugin import WorkerPlugin  # lazy: an optional extra (prunegap[dask])
 
     class WarmAttempts(WorkerPlugin):
         name = _WARM_PLUGIN
 
         def setup(self, worker: Any) -> None:
-            from prunegap.sweep.sandbox import warm
-
             # In a thread: setup blocks the worker's start, the warm-up need not.
             threading.Thread(target=warm, daemon=True, name="prunegap-warm").start()
 
@@ -290,8 +273,6 @@ def make_executor(kind: str = "local", workers: int | None = None, scheduler: st
     """An executor of ``kind`` with ``workers`` workers (default: all cores);
     an explicit ``workers=1`` of the local kind runs inline.  ``scheduler``: the
     address of an existing Dask cluster (dask only)."""
-    from .._validation import check_choice, check_int
-
     check_choice("executor", kind, tuple(EXECUTORS))
     if workers is not None:
         workers = check_int("workers", workers, minimum=1, maximum=1024)
@@ -326,8 +307,6 @@ def terminate(executor: Executor) -> None:
     for p in procs.values():
         with contextlib.suppress(Exception):
             p.terminate()
-    from .sandbox import kill_attempts
-
     kill_attempts()  # attempts hosted by threads of this process
     with contextlib.suppress(Exception):
         executor.shutdown(wait=bool(procs), cancel_futures=True)

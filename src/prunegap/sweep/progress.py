@@ -161,7 +161,7 @@ class RichProgress(_Counts):
     """A live bar (rich) on a terminal."""
 
     def __init__(self) -> None:
-        from rich.console import Console
+        from rich.console import Console  # lazy: rich is slow to import, and only the bar needs it
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.bar = Progress(

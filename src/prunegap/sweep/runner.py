@@ -1,4 +1,4 @@
-"""The sweep engine: run every trial of a config that the folder lacks.
+"""The sweep engine: run every trial of a config that the folder lacks, certified or popup, through one driver.
 
 It depends on the ``concurrent.futures.Executor`` shape only.  At most a
 window of trials is in flight; each finished trial is inserted and committed
@@ -13,6 +13,11 @@ An attempt whose worker dies, or whose process crashes, is retried up to
 a trial whose attempts are all lost is stored as ``failed`` with the reason,
 while the sweep goes on.  An attempt stopped by its time limit or memory cap
 is not retried: it is a row (``unknown``, with the bracket it had).
+
+The popup study (:mod:`prunegap.sweep.popup`, :func:`run_popup_sweep`) goes
+through the same driver into its own table, with the same retries,
+attempts table and version check; its attempts run in the worker itself
+(see :mod:`prunegap.sweep.popup`).
 """
 
 from __future__ import annotations
@@ -23,19 +28,24 @@ import sys
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from .._validation import check_int
 from .._version import __version__
 from ..exceptions import InvalidArgument, PrunegapError
 from ..solvers.base import method_available
+from ..subsetsum import _resolve_budget
+from ..torch import torch_available
 from .config import SweepConfig
 from .executors import default_workers, make_executor, terminate
+from .popup import PopupTrial, failed_row, stored_row
 from .progress import NullProgress, Progress
 from .sandbox import AttemptResult, run_attempt
+from .schema import POPUP, TRIALS, Table
 from .store import Store
-from .trials import Trial, empty_row
+from .trials import Trial, describe, empty_row
 
-__all__ = ["SweepRun", "run_sweep", "plan"]
+__all__ = ["SweepRun", "PopupRun", "run_sweep", "run_popup_sweep", "plan", "MAX_RETRIES"]
 
 #: Most retries of one trial a sweep may ask for.
 MAX_RETRIES = 100
@@ -115,15 +125,11 @@ def run_sweep(
     Ctrl-C after saving every finished trial, and :class:`PrunegapError`
     when the executor stops working (a broken pool, a lost scheduler).
     """
-    from .._validation import check_int
-
     retries = check_int("retries", retries, minimum=0, maximum=MAX_RETRIES)
     if memory_limit is not None and not isinstance(memory_limit, str):
         memory_limit = check_int("memory_limit", memory_limit, minimum=2**26)
     elif isinstance(memory_limit, str) and memory_limit != "auto":
         raise InvalidArgument(f"memory_limit must be a number of bytes >= 2**26, None or 'auto', got {memory_limit!r}")
-    from ..subsetsum import _resolve_budget
-
     _resolve_budget(None)  # a malformed PRUNEGAP_MEMORY_BUDGET: refused now, not once per trial
     progress = progress or NullProgress()
     folder = Path(folder)
@@ -145,7 +151,8 @@ def run_sweep(
         pool = make_executor(executor or "local", workers, scheduler) if own else executor
         run.executor = getattr(pool, "where", type(pool).__name__)
         fallback = workers if workers is not None else default_workers()
-        driver = _Driver(pool, store, progress, run, retries=retries, memory_limit=memory_limit, fallback=fallback)
+        driver = _Driver(pool, store, progress, run, CERTIFIED, retries=retries, memory_limit=memory_limit,
+                         fallback=fallback)
         progress.start(total - sum(skipped.values()), len(stored), todo)
         try:
             driver.drive(todo)
@@ -167,19 +174,103 @@ def run_sweep(
         return run
 
 
+@dataclass
+class PopupRun:
+    """What one invocation of the popup study did."""
+
+    total: int = 0  # popup trials the config declares
+    stored_before: int = 0  # already in the folder (resumed past)
+    ran: int = 0  # finished and stored now
+    statuses: dict[str, int] = field(default_factory=dict)
+    retries: int = 0  # attempts lost (a worker or process died) and run again
+    skipped: str | None = None  # why the study did not run (no torch)
+    run: int = 0  # this invocation's number in the attempts table
+    lost: int = 0  # runs stored as failed because every attempt was lost
+
+
+def run_popup_sweep(
+    config: SweepConfig,
+    folder: str | os.PathLike[str],
+    *,
+    executor: Executor | str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    retries: int = 2,
+    run: int | None = None,
+    say: Callable[[str], None] = _say,
+) -> PopupRun:
+    """Run the popup trials of ``config`` that ``folder``'s database lacks (resumable).
+
+    ``executor``, ``workers``, ``scheduler`` and ``retries`` mean what they mean
+    for :func:`run_sweep`, through the same driver; a given executor is left
+    running.  ``run``: the invocation's number in the attempts table (default:
+    the next one; ``prunegap gap`` passes its certified sweep's).  Without
+    PyTorch, the study is skipped with a note.  Raises ``KeyboardInterrupt``
+    on Ctrl-C after saving every finished row.
+    """
+    retries = check_int("retries", retries, minimum=0, maximum=MAX_RETRIES)
+    trials: list[PopupTrial] = config.popup_trials()
+    out = PopupRun(total=len(trials))
+    if not trials:
+        return out
+    if not torch_available():
+        out.skipped = "PyTorch is not installed (pip install 'prunegap[torch]')"
+        say(f"note: skipping the popup study's {len(trials)} run(s): {out.skipped}")
+        return out
+    with Store.for_sweep(Path(folder), config) as store:
+        store.ensure_popup()
+        stored = store.keys(POPUP)
+        out.stored_before = sum(t.key in stored for t in trials)
+        out.run = run if run is not None else store.next_run()
+        todo = [t for t in trials if t.key not in stored]
+        if not todo:
+            return out
+        say(f"popup study: {len(todo)} edge-popup/solver run(s) to go, {out.stored_before} stored")
+        own = executor is None or isinstance(executor, str)
+        pool = make_executor(executor or "local", workers, scheduler) if own else executor
+        fallback = workers if workers is not None else default_workers()
+        driver = _Driver(pool, store, NullProgress(), out, POPUP_RUNS, retries=retries, memory_limit=None,
+                         fallback=fallback)
+        try:
+            driver.drive(todo)
+        except BaseException:
+            if own:
+                terminate(pool)
+            raise
+        if own:
+            pool.shutdown(wait=True)
+    return out
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What the driver needs to know of a kind of trial: its table, and its rows."""
+
+    table: Table
+    row: Callable[[Any, dict[str, Any]], dict[str, Any]]  # what an attempt returned -> the row to store
+    failed: Callable[[Any, str], dict[str, Any]]  # the row of a trial whose every attempt was lost
+    isolate: bool | None = None  # None: as the executor says; False: in the worker itself
+    word: str = "trials"  # what the messages call them
+
+
+#: The certified trials (:mod:`.trials`) and the popup study's runs (:mod:`.popup`).
+CERTIFIED = _Kind(TRIALS, lambda trial, row: row, empty_row)
+POPUP_RUNS = _Kind(POPUP, stored_row, failed_row, isolate=False, word="popup runs")
+
+
 class _Driver:
     """Keeps a window of attempts in flight and stores what comes back."""
 
-    def __init__(self, pool: Executor, store: Store, progress: Progress, run: SweepRun, *, retries: int,
-                 memory_limit: int | str | None, fallback: int) -> None:
-        self.pool, self.store, self.progress, self.run = pool, store, progress, run
+    def __init__(self, pool: Executor, store: Store, progress: Progress, run: "SweepRun | PopupRun", kind: _Kind, *,
+                 retries: int, memory_limit: int | str | None, fallback: int) -> None:
+        self.pool, self.store, self.progress, self.run, self.kind = pool, store, progress, run, kind
         self.retries = retries
-        self.isolate = bool(getattr(pool, "isolates", True))
+        self.isolate = bool(getattr(pool, "isolates", True)) if kind.isolate is None else kind.isolate
         if memory_limit == "auto":
             memory_limit = getattr(pool, "memory_limit", "auto")
         self.memory_limit = memory_limit
         self.fallback = fallback
-        self.inflight: dict[Future, tuple[Trial, int]] = {}
+        self.inflight: dict[Future, tuple[Any, int]] = {}
 
     def window(self) -> int:
         window = getattr(self.pool, "window", None)
@@ -188,14 +279,14 @@ class _Driver:
         slots = getattr(self.pool, "slots", None)
         return max(2, 2 * int(slots if slots is not None else self.fallback))
 
-    def submit(self, trial: Trial, attempt: int) -> None:
+    def submit(self, trial: Any, attempt: int) -> None:
         try:
             future = self.pool.submit(run_attempt, trial, attempt, self.isolate, self.memory_limit)
         except (RuntimeError, BrokenExecutor) as exc:  # shut down or broken: nothing more will run
             raise self._gone(trial, exc) from None
         self.inflight[future] = (trial, attempt)
 
-    def drive(self, todo: list[Trial]) -> None:
+    def drive(self, todo: list[Any]) -> None:
         queue = iter(todo)
 
         def fill() -> None:
@@ -214,7 +305,7 @@ class _Driver:
                 self.finish(trial, attempt, self.result_of(future, trial, attempt))
             fill()
 
-    def result_of(self, future: Future, trial: Trial, attempt: int) -> AttemptResult:
+    def result_of(self, future: Future, trial: Any, attempt: int) -> AttemptResult:
         try:
             return future.result()
         except KeyboardInterrupt:
@@ -226,17 +317,17 @@ class _Driver:
             # error comes from the worker's environment, and would fail every
             # trial the same way.
             raise InvalidArgument(
-                f"a worker cannot run prunegap's trials ({_describe(exc)[:300]}); install prunegap {__version__} "
-                f"on every worker; the {self.store.count()} finished trials are saved in {self.store.path}"
+                f"a worker cannot run prunegap's trials ({describe(exc)[:300]}); install prunegap {__version__} "
+                f"on every worker; the {self._saved()}"
             ) from None
         except Exception as exc:  # noqa: BLE001 - the executor lost the attempt (a worker died): retry
             if not getattr(self.pool, "alive", lambda: True)():
                 raise self._gone(trial, exc) from None
             worker = getattr(getattr(exc, "last_worker", None), "address", None)  # distributed.KilledWorker
-            reason = f"its worker {worker} died" if worker else _describe(exc)
+            reason = f"its worker {worker} died" if worker else describe(exc)
             return AttemptResult(trial.key, attempt, "lost", None, worker or "?", None, None, reason[:2000])
 
-    def finish(self, trial: Trial, attempt: int, result: AttemptResult) -> None:
+    def finish(self, trial: Any, attempt: int, result: AttemptResult) -> None:
         if result.version is not None and _major_minor(result.version) != _major_minor(__version__):
             raise InvalidArgument(
                 f"worker {result.worker} runs prunegap {result.version}, this driver {__version__}: its rows would "
@@ -252,26 +343,24 @@ class _Driver:
                     retried(trial, attempt + 1, result.reason or result.outcome)
                 self.submit(trial, attempt + 1)
                 return
-            row = empty_row(trial, f"all {attempt} attempt(s) were lost; the last: {result.reason}"[:2000])
+            row = self.kind.failed(trial, f"all {attempt} attempt(s) were lost; the last: {result.reason}"[:2000])
             self.run.lost += 1
         else:
-            row = result.row
-        self.store.record(row, record)
+            row = self.kind.row(trial, result.row)
+        self.store.record(row, record, table=self.kind.table)
         self.run.ran += 1
         self.run.statuses[row["status"]] = self.run.statuses.get(row["status"], 0) + 1
         self.progress.finished(trial, row)
 
-    def _gone(self, trial: Trial, exc: BaseException) -> PrunegapError:
+    def _saved(self) -> str:
+        return f"{self.store.count(self.kind.table)} finished {self.kind.word} are saved in {self.store.path}"
+
+    def _gone(self, trial: Any, exc: BaseException) -> PrunegapError:
         return PrunegapError(
-            f"the executor stopped while running {trial.key} ({_describe(exc)[:300]}); the "
-            f"{self.store.count()} finished trials are saved in {self.store.path}: rerun the same command to resume"
+            f"the executor stopped while running {trial.key} ({describe(exc)[:300]}); the "
+            f"{self._saved()}: rerun the same command to resume"
         )
 
 
 def _major_minor(version: str) -> str:
     return ".".join(str(version).split(".")[:2])
-
-
-def _describe(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

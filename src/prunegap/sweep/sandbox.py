@@ -20,15 +20,18 @@ and waits for it:
 * the child watches a lifeline pipe from its parent and exits when the
   parent dies, so a killed worker or driver leaves no orphan behind.
 
-Fault injection, for tests only: the environment variable
-``PRUNEGAP_FAULTS`` (read by the parent, where the executor runs the
-attempt) holds a JSON object ``{trial key: fault}`` with ``fault`` either a
-kind or ``{"fault": kind, "attempts": [1, 2]}``.  Kinds, each fired right
-after the trial's first decided width: ``crash`` (the attempt process
-SIGKILLs itself), ``kill-host`` (it SIGKILLs the process that hosts the
-attempt: a Dask worker -- or the driver under the local executor), ``hang``
-(it sleeps past any time limit), ``memory`` (it allocates past its
-address-space cap).
+Fault injection -- the one place prunegap injects faults, for tests only
+(the section "fault injection" below; nothing else in the package does):
+the environment variable ``PRUNEGAP_FAULTS`` (:data:`FAULTS_ENV`, read by
+the parent, where the executor runs the attempt) holds a JSON object
+``{trial key: fault}`` with ``fault`` either a kind or ``{"fault": kind,
+"attempts": [1, 2]}``.  Kinds (:data:`FAULT_KINDS`), each fired right after
+the trial's first decided width: ``crash`` (the attempt process SIGKILLs
+itself), ``kill-host`` (it SIGKILLs the process that hosts the attempt: a
+Dask worker -- or the driver under the local executor), ``hang`` (it
+sleeps past any time limit), ``memory`` (it allocates past its
+address-space cap).  Only an isolated attempt (a process of its own) reads
+it.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ __all__ = [
     "run_attempt",
     "kill_attempts",
     "physical_memory",
+    "default_workers",
     "warm",
     "OUTCOMES",
     "FAULTS_ENV",
@@ -321,7 +325,7 @@ def _watch(lifeline: Any) -> None:
 
 def _cap_address_space(limit: int) -> None:
     try:
-        import resource
+        import resource  # lazy: POSIX only
 
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         cap = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
@@ -330,22 +334,7 @@ def _cap_address_space(limit: int) -> None:
         pass
 
 
-def _fire(fault: str, host: int, memory_limit: int | None) -> None:
-    if fault == "crash":
-        os.kill(os.getpid(), signal.SIGKILL)
-    elif fault == "kill-host":
-        os.kill(host, signal.SIGKILL)
-        time.sleep(60)  # the lifeline ends this process
-    elif fault == "hang":
-        while True:
-            time.sleep(3600)
-    elif fault == "memory":
-        if not memory_limit:
-            raise MemoryError("injected fault (no address-space cap to hit)")
-        blocks = [bytearray(memory_limit // 4) for _ in range(8)]  # MemoryError before the last one
-        del blocks
-
-
+# fault injection (tests only; the one place, see the module's docstring) ------------
 def _fault_for(key: str, attempt: int) -> str | None:
     raw = os.environ.get(FAULTS_ENV)
     if not raw:
@@ -365,6 +354,22 @@ def _fault_for(key: str, attempt: int) -> str | None:
     if fault not in FAULT_KINDS:
         raise InvalidArgument(f"{FAULTS_ENV}: fault of {key!r} must be one of {', '.join(FAULT_KINDS)}, got {fault!r}")
     return fault if attempts is None or attempt in attempts else None
+
+
+def _fire(fault: str, host: int, memory_limit: int | None) -> None:
+    if fault == "crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif fault == "kill-host":
+        os.kill(host, signal.SIGKILL)
+        time.sleep(60)  # the lifeline ends this process
+    elif fault == "hang":
+        while True:
+            time.sleep(3600)
+    elif fault == "memory":
+        if not memory_limit:
+            raise MemoryError("injected fault (no address-space cap to hit)")
+        blocks = [bytearray(memory_limit // 4) for _ in range(8)]  # MemoryError before the last one
+        del blocks
 
 
 # where and how ---------------------------------------------------------------------
@@ -387,7 +392,7 @@ def warm() -> None:
     ctx = _context()
     if ctx.get_start_method() != "forkserver":  # pragma: no cover - Windows
         return
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver  # lazy: POSIX only
 
     with contextlib.suppress(Exception):  # the first attempt then starts it, or says why it cannot
         forkserver.ensure_running()
@@ -415,12 +420,20 @@ def _may_have_children() -> Iterator[None]:
 def _worker_name() -> str:
     if "distributed" in sys.modules:
         try:
-            from distributed import get_worker
+            from distributed import get_worker  # lazy: an optional extra, loaded already when it is there
 
             return str(get_worker().address)
         except (ImportError, ValueError, AttributeError):
             pass
     return f"{socket.gethostname()}/pid {os.getpid()}"
+
+
+def default_workers() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 def physical_memory() -> int | None:
@@ -444,7 +457,7 @@ def _resolve_memory_limit(limit: int | str | None) -> int | None:
         raise InvalidArgument(f"memory_limit must be a number of bytes, None or 'auto', got {limit!r}")
     if "distributed" in sys.modules:
         try:
-            from distributed import get_worker
+            from distributed import get_worker  # lazy: an optional extra, loaded already when it is there
 
             w = get_worker()
             if w.memory_manager.memory_limit:
@@ -454,8 +467,6 @@ def _resolve_memory_limit(limit: int | str | None) -> int | None:
     total = physical_memory()
     if total is None:  # pragma: no cover - no way to know: no cap
         return None
-    from .executors import default_workers
-
     return max(min(_MIN_AUTO_LIMIT, total), total // default_workers())
 
 

@@ -4,14 +4,16 @@ Tables:
 
 * ``meta(key, value)``: the sweep's fingerprint, its resolved config (TOML
   and JSON), the schema version and the prunegap version that created it;
-* ``trials``: one row per finished trial (see :data:`COLUMNS`), keyed by the
-  trial's key, with the ticket masks at the returned width as packed bits;
-* ``attempts``: one row per attempt (see :data:`ATTEMPT_COLUMNS`): where it
+* ``trials``: one row per finished trial (:data:`.schema.TRIALS`), keyed by
+  the trial's key, with the ticket masks at the returned width as packed bits;
+* ``attempts``: one row per attempt (:data:`.schema.ATTEMPTS`): where it
   ran and how it ended -- a retried trial has several.  Run-dependent by
   nature, so it is kept apart from ``trials``, whose rows never depend on
-  the run.
+  the run;
+* ``popup``: one row per run of the popup study (:data:`.schema.POPUP`),
+  created when the study first runs.
 
-Only the driver writes; a trial's row and its last attempt are committed in
+Only the driver writes; a row and its last attempt are committed in
 one transaction (DuckDB's write-ahead log makes a committed row survive a
 kill -9), so an interrupted sweep loses only the trials in flight, and a
 trial is never stored twice.  A folder belongs to one sweep: opening it for
@@ -31,80 +33,30 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Iterable
+from typing import IO, Any, Iterable
 
+from .._validation import check_choice
 from .._version import __version__
 from ..exceptions import InvalidArgument, PrunegapError
+from ..masks import Masks, unpack_mask
+from .config import SweepConfig, parse_config, read_toml
+from .schema import ATTEMPTS, POPUP, TRIALS, VOLATILE, Column, Table
 
-if TYPE_CHECKING:
-    from ..masks import Masks
-    from .config import SweepConfig
-
-__all__ = ["Store", "COLUMNS", "ATTEMPT_COLUMNS", "DB_NAME", "EXPORT_FORMATS", "SCHEMA_VERSION", "masks_of"]
+__all__ = ["Store", "COLUMNS", "ATTEMPT_COLUMNS", "VOLATILE", "DB_NAME", "EXPORT_FORMATS", "SCHEMA_VERSION", "masks_of"]
 
 DB_NAME = "results.duckdb"
 SCHEMA_VERSION = "2"
 #: Results schemas this prunegap reads ("1" lacks the attempts table).
 READABLE_SCHEMAS: tuple[str, ...] = ("1", "2")
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "parquet")
-EXPORT_TABLES: tuple[str, ...] = ("trials", "popup")  # the certified trials; the edge-popup study
+EXPORT_TABLES: tuple[str, ...] = (TRIALS.name, POPUP.name)  # the certified trials; the edge-popup study
 
-#: (column, SQL type, meaning) of the ``trials`` table.
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("key", "VARCHAR PRIMARY KEY", "study/d/eps/seed: unique within the sweep"),
-    ("study", "VARCHAR NOT NULL", "the study's name"),
-    ("paradigm", "VARCHAR NOT NULL", "weight, neuron, ..."),
-    ("method", "VARCHAR NOT NULL", "the paradigm's solver"),
-    ("d", "INTEGER NOT NULL", "input dimension"),
-    ("eps", "DOUBLE NOT NULL", "target error"),
-    ("seed", "BIGINT NOT NULL", "instance seed (unit stream and target)"),
-    ("init", "VARCHAR NOT NULL", "law of the random weights"),
-    ("output", "VARCHAR NOT NULL", "output activation"),
-    ("norm", "VARCHAR NOT NULL", "error norm"),
-    ("max_width", "INTEGER NOT NULL", "largest width tried"),
-    ("options", "VARCHAR NOT NULL", "solver options (JSON)"),
-    ("time_limit", "DOUBLE", "wall-clock guard in seconds (NULL: none)"),
-    ("status", "VARCHAR NOT NULL", "certified | unknown | failed"),
-    ("n_star", "INTEGER", "minimal width (certified trials only)"),
-    ("n_lower", "INTEGER", "proven: n* >= n_lower"),
-    ("n_upper", "INTEGER", "proven: n* <= n_upper (NULL: not reached)"),
-    ("width", "INTEGER", "width of the stored outcome and masks (n_upper, else the widest tried)"),
-    ("verdict", "VARCHAR", "the paradigm's verdict at `width`: yes | no | unknown"),
-    ("error_lower", "DOUBLE", "proven lower bound on every mask's error at `width`"),
-    ("error_upper", "DOUBLE", "certified error of the ticket at `width`"),
-    ("kept_units", "INTEGER", "units the ticket keeps"),
-    ("kept_weights", "INTEGER", "weights the ticket keeps"),
-    ("density", "DOUBLE", "fraction of weights kept"),
-    ("limit", "VARCHAR", "the limit that fired (unknown trials)"),
-    ("reason", "VARCHAR", "the exception (failed trials)"),
-    ("calls", "INTEGER", "widths the search tried"),
-    ("steps", "VARCHAR", "(width, status) in the order tried (JSON)"),
-    ("stats", "VARCHAR", "solver and search statistics, timings removed (JSON)"),
-    ("target", "VARCHAR", "the target w (JSON)"),
-    ("hidden_mask", "BLOB", "ticket hidden mask (width x d), np.packbits"),
-    ("output_mask", "BLOB", "ticket output mask (width), np.packbits"),
-    ("seconds", "DOUBLE", "wall-clock seconds of the trial (varies between runs)"),
-    ("timings", "VARCHAR", "timing statistics (JSON; vary between runs)"),
-)
-_NAMES = tuple(c for c, _, _ in COLUMNS)
+#: (column, SQL type, meaning) of the ``trials`` table (declared in :mod:`.schema`).
+COLUMNS: tuple[Column, ...] = TRIALS.columns
 #: (column, SQL type, meaning) of the ``attempts`` table.
-ATTEMPT_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("key", "VARCHAR NOT NULL", "the trial's key"),
-    ("run", "INTEGER NOT NULL", "the invocation of the sweep (1, 2, ... per resume)"),
-    ("attempt", "INTEGER NOT NULL", "1 for the first attempt of the trial in this run, 2 for its first retry, ..."),
-    ("outcome", "VARCHAR NOT NULL", "ok | timeout | memory | crashed | lost"),
-    ("worker", "VARCHAR", "the Dask worker's address, or host/pid of the local process that ran it"),
-    ("pid", "INTEGER", "the attempt's own process (NULL: it ran in the worker)"),
-    ("seconds", "DOUBLE", "wall-clock seconds of the attempt"),
-    ("reason", "VARCHAR", "why the attempt was lost, crashed or stopped"),
-    ("finished", "VARCHAR", "when the driver recorded it (UTC, ISO 8601)"),
-)
-_ATTEMPT_NAMES = tuple(c for c, _, _ in ATTEMPT_COLUMNS)
-_BLOBS = ("hidden_mask", "output_mask")
-#: Columns that vary between runs of the same trial; everything else is a
-#: pure function of the trial.
-VOLATILE: tuple[str, ...] = ("seconds", "timings")
+ATTEMPT_COLUMNS: tuple[Column, ...] = ATTEMPTS.columns
 _ORDER = "study, d, eps DESC, seed"
 
 
@@ -114,7 +66,7 @@ def _q(name: str) -> str:
 
 def _duckdb():
     try:
-        import duckdb
+        import duckdb  # lazy: a heavy library, needed only once a folder is opened
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise PrunegapError("the results database needs duckdb: pip install duckdb") from exc
     return duckdb
@@ -164,7 +116,7 @@ class Store:
         return store
 
     @classmethod
-    def for_sweep(cls, folder: str | os.PathLike[str], config: "SweepConfig") -> "Store":
+    def for_sweep(cls, folder: str | os.PathLike[str], config: SweepConfig) -> "Store":
         """The folder's database for ``config``: created, or reopened when it
         holds the same sweep (resume); refused when it holds another one."""
         folder = Path(folder)
@@ -190,12 +142,11 @@ class Store:
             raise
         return store
 
-    def _create(self, config: "SweepConfig") -> None:
-        cols = ", ".join(f"{_q(c)} {t}" for c, t, _ in COLUMNS)
+    def _create(self, config: SweepConfig) -> None:
         # One transaction: a kill -9 never leaves tables without their fingerprint.
         self.con.execute("BEGIN TRANSACTION")
         self.con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-        self.con.execute(f"CREATE TABLE trials ({cols})")
+        self.con.execute(TRIALS.create_sql())
         self._create_attempts()
         self._set_meta(
             {
@@ -219,8 +170,7 @@ class Store:
             return False  # unreadable: _check_schema says so
 
     def _create_attempts(self) -> None:
-        cols = ", ".join(f"{_q(c)} {t}" for c, t, _ in ATTEMPT_COLUMNS)
-        self.con.execute(f"CREATE TABLE attempts ({cols})")
+        self.con.execute(ATTEMPTS.create_sql())
 
     def _upgrade(self) -> None:
         """Schema 1 -> 2: add the (empty) attempts table; trials are unchanged."""
@@ -245,7 +195,7 @@ class Store:
             cols = [r[0] for r in self.con.execute("SELECT * FROM trials LIMIT 0").description]
         except duckdb.Error as exc:
             raise InvalidArgument(f"{self.path} is not a readable results database ({' '.join(str(exc).split())})") from None
-        if schema not in READABLE_SCHEMAS or tuple(cols) != _NAMES:
+        if schema not in READABLE_SCHEMAS or tuple(cols) != TRIALS.names:
             made_by = self.meta().get("prunegap_version", "an unknown version")
             raise InvalidArgument(
                 f"{self.path} has results schema {schema!r} (written by prunegap {made_by}); this prunegap "
@@ -253,7 +203,7 @@ class Store:
                 "version that made it, or rerun the sweep into a new folder"
             )
 
-    def _check_same(self, config: "SweepConfig") -> None:
+    def _check_same(self, config: SweepConfig) -> None:
         meta = self.meta()
         if meta.get("fingerprint") == config.fingerprint():
             return
@@ -288,26 +238,26 @@ class Store:
     def meta(self) -> dict[str, str]:
         return dict(self.con.execute("SELECT key, value FROM meta").fetchall())
 
-    def config(self) -> "SweepConfig":
+    def config(self) -> SweepConfig:
         """The stored sweep (its resolved config), for reports."""
-        from .config import _parse_toml, parse_config
-
         meta = self.meta()
-        cfg = parse_config(_parse_toml(meta["config_toml"], str(self.path)), source=str(self.path), stored=True)
-        return cfg if meta.get("quick") != "true" else _as_quick(cfg)
+        cfg = parse_config(read_toml(meta["config_toml"], str(self.path)), source=str(self.path), stored=True)
+        return cfg if meta.get("quick") != "true" else replace(cfg, quick=True)
 
     def attempts(self, key: str | None = None) -> list[dict[str, Any]]:
         """Attempt records (of one trial when ``key``), in the order they were recorded."""
         if not self._has_attempts():
             return []
         where, args = ("WHERE key = ?", [key]) if key is not None else ("", [])
-        names = ", ".join(map(_q, _ATTEMPT_NAMES))
+        names = ", ".join(map(_q, ATTEMPTS.names))
         cur = self.con.execute(f"SELECT {names} FROM attempts {where} ORDER BY run, finished, key, attempt", args)
-        return [dict(zip(_ATTEMPT_NAMES, r)) for r in cur.fetchall()]
+        return [dict(zip(ATTEMPTS.names, r)) for r in cur.fetchall()]
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
 
     def _has_attempts(self) -> bool:
-        tables = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        return "attempts" in tables
+        return ATTEMPTS.name in self._tables()
 
     def next_run(self) -> int:
         """The number of the next invocation of the sweep (1 for the first)."""
@@ -316,36 +266,59 @@ class Store:
         last = self.con.execute("SELECT max(run) FROM attempts").fetchone()[0]
         return 1 if last is None else int(last) + 1
 
-    def keys(self) -> set[str]:
-        return {r[0] for r in self.con.execute("SELECT key FROM trials").fetchall()}
+    def keys(self, table: Table = TRIALS) -> set[str]:
+        """The keys stored in ``table`` (the trials; :data:`~.schema.POPUP`: the popup study's, none
+        before it ran)."""
+        if table is not TRIALS and table.name not in self._tables():
+            return set()
+        return {r[0] for r in self.con.execute(f"SELECT key FROM {table.name}").fetchall()}
 
-    def count(self) -> int:
-        return int(self.con.execute("SELECT count(*) FROM trials").fetchone()[0])
+    def count(self, table: Table = TRIALS) -> int:
+        """Rows stored in ``table``."""
+        return len(self.keys(table))
 
     def rows(self, *, masks: bool = False, columns: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Every row, sorted by (study, d, eps descending, seed): the order
         never depends on how the trials were scheduled."""
-        names = list(columns) if columns is not None else [c for c in _NAMES if masks or c not in _BLOBS]
+        names = list(columns) if columns is not None else [c for c in TRIALS.names if masks or c not in TRIALS.blobs]
         cur = self.con.execute(f"SELECT {', '.join(map(_q, names))} FROM trials ORDER BY {_ORDER}")
         return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def popup_rows(self, *, masks: bool = False) -> list[dict[str, Any]]:
+        """The stored rows of the popup study, in key order ([] when none ran here)."""
+        if POPUP.name not in self._tables():
+            return []
+        names = [c for c in POPUP.names if masks or c not in POPUP.blobs]
+        cur = self.con.execute(f"SELECT {', '.join(map(_q, names))} FROM {POPUP.name} ORDER BY key")
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def ensure_popup(self) -> None:
+        """Create the popup study's table where it is missing; refuse one of other columns."""
+        if POPUP.name not in self._tables():
+            self.con.execute(POPUP.create_sql())
+            return
+        cols = [r[0] for r in self.con.execute(f"SELECT * FROM {POPUP.name} LIMIT 0").description]
+        if tuple(cols) != POPUP.names:
+            raise InvalidArgument(
+                f"the table {POPUP.name!r} of this results database has other columns than this prunegap writes; "
+                f"use another --out folder, or drop that table (DROP TABLE {POPUP.name}) to rerun the popup study"
+            )
 
     # writing ----------------------------------------------------------------
     def insert(self, row: dict[str, Any]) -> None:
         """Insert and commit one finished trial."""
         self.record(row)
 
-    def record(self, row: dict[str, Any], attempt: dict[str, Any] | None = None) -> None:
-        """Commit one finished trial and its last attempt together: a kill -9
-        leaves both or neither."""
-        missing = [c for c in _NAMES if c not in row]
+    def record(self, row: dict[str, Any], attempt: dict[str, Any] | None = None, *, table: Table = TRIALS) -> None:
+        """Commit one finished trial (a row of ``table``: the trials, or the popup study's) and its
+        last attempt together: a kill -9 leaves both or neither."""
+        missing = [c for c in table.names if c not in row]
         if missing:
             raise PrunegapError(f"a results row lacks column(s) {', '.join(missing)}")
-        values = [row[c] for c in _NAMES]
+        values = [row[c] for c in table.names]
         self.con.execute("BEGIN TRANSACTION")
         try:
-            self.con.execute(
-                f"INSERT INTO trials ({', '.join(map(_q, _NAMES))}) VALUES ({', '.join('?' for _ in _NAMES)})", values
-            )
+            self.con.execute(table.insert_sql(), values)
             if attempt is not None:
                 self._insert_attempt(attempt)
             self.con.execute("COMMIT")
@@ -360,11 +333,7 @@ class Store:
 
     def _insert_attempt(self, attempt: dict[str, Any]) -> None:
         record = {**attempt, "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")}
-        values = [record.get(c) for c in _ATTEMPT_NAMES]
-        self.con.execute(
-            f"INSERT INTO attempts ({', '.join(map(_q, _ATTEMPT_NAMES))}) VALUES ({', '.join('?' for _ in _ATTEMPT_NAMES)})",
-            values,
-        )
+        self.con.execute(ATTEMPTS.insert_sql(), [record.get(c) for c in ATTEMPTS.names])
 
     def delete(self, status: str) -> int:
         n = int(self.con.execute("SELECT count(*) FROM trials WHERE status = ?", [status]).fetchone()[0])
@@ -376,12 +345,10 @@ class Store:
                table: str = "trials") -> None:
         """The tidy rows (every column but the masks) of ``table`` ("trials" or "popup") as CSV or
         Parquet, to the file ``dest`` or to ``stream`` (default: stdout)."""
-        from .._validation import check_choice
-
         check_choice("format", fmt, EXPORT_FORMATS)
         check_choice("table", table, EXPORT_TABLES)
-        if table == "trials":
-            names = [c for c in _NAMES if c not in _BLOBS]
+        if table == TRIALS.name:
+            names = [c for c in TRIALS.names if c not in TRIALS.blobs]
             query = f"SELECT {', '.join(map(_q, names))} FROM trials ORDER BY {_ORDER}"
         else:
             cols = self.con.execute(
@@ -427,17 +394,9 @@ class Store:
         self.con.execute(f"COPY ({query}) TO '{target}' ({options})")
 
 
-def _as_quick(cfg: "SweepConfig") -> "SweepConfig":
-    from dataclasses import replace
-
-    return replace(cfg, quick=True)
-
-
 def masks_of(row: dict[str, Any]) -> "Masks | None":
     """The ticket of a row read with ``rows(masks=True)``, as :class:`~prunegap.masks.Masks`
     (None for a failed trial)."""
-    from ..masks import Masks, unpack_mask
-
     if row.get("hidden_mask") is None or row.get("width") is None:
         return None
     n, d = int(row["width"]), int(row["d"])

@@ -1,9 +1,12 @@
-"""One trial = one minimal-width search, as a pure, picklable function.
+"""The certified trial: one minimal-width search, as a pure, picklable function.
 
 A :class:`Trial` is a plain frozen dataclass and :func:`run_trial` a
 top-level function of it, so any ``concurrent.futures.Executor`` can run it
 (the sweep runs it through :func:`prunegap.sweep.sandbox.run_attempt`, in a
-process of its own).  The row it returns depends on the trial alone -- never
+process of its own; another kind of trial, the popup study's
+:class:`~prunegap.sweep.popup.PopupTrial`, goes the same way and runs
+itself).  Its row (:data:`~prunegap.sweep.schema.TRIALS`, docs/theory.md
+section 6 for the bracket) depends on the trial alone -- never
 on the worker, the order, or what ran before -- except for the timing fields
 ``seconds`` and ``timings``.  It never raises for a failing solver: the
 failure is a row with ``status = "failed"`` and the exception's message in
@@ -28,9 +31,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .. import api
+from ..exceptions import MemoryBudgetExceeded
+from ..io import json_ready
 from ..masks import pack_mask
+from ..setting import Setting
+from .schema import TRIALS
 
-__all__ = ["Trial", "PopupTrial", "run_trial", "empty_row", "Tracker", "STATUSES", "TrialTimeout"]
+__all__ = ["Trial", "run_trial", "empty_row", "Tracker", "STATUSES", "TrialTimeout", "TimeLimit", "Report", "describe"]
 
 STATUSES: tuple[str, ...] = ("certified", "unknown", "failed")
 
@@ -81,61 +89,6 @@ class Trial:
         }
 
 
-@dataclass(frozen=True)
-class PopupTrial:
-    """One trial of the popup study (``[popup]`` of a sweep; :mod:`prunegap.torch.sweep`).
-
-    ``kind``: ``data`` (edge-popup on a data set), ``certify`` (edge-popup on
-    the single-neuron teacher, its ticket certified), ``optimum`` (a
-    certified solver's min-error ticket, the reference of ``certify``) or
-    ``construction`` (the subset-sum construction's ticket, beside it).
-    ``params``: the :class:`~prunegap.torch.PopupConfig` fields, or for
-    ``optimum`` the solve's (paradigm, method, d, width, seed, ...), as sorted
-    pairs.  The key ends with a hash of everything, so rows of other options
-    never pass for these.  Runs through the sweep's executors and sandbox
-    like a :class:`Trial` (:func:`run_trial` hands it to its own ``run``).
-    """
-
-    kind: str
-    params: tuple[tuple[str, Any], ...]
-    time_limit: float = math.inf  # wall-clock guard, seconds
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return dict(self.params).get(name, default)
-
-    @property
-    def key(self) -> str:
-        import hashlib
-
-        digest = hashlib.sha256(json.dumps([self.kind, list(self.params)], sort_keys=True).encode()).hexdigest()[:10]
-        p = dict(self.params)
-        pattern = f"/nm={p['nm']}" if p.get("nm") else (f"/block={p['block']}" if p.get("block") else "")
-        where = p.get("dataset") or f"d={p.get('d')}"
-        name = f"{p['paradigm']}-{p['method']}" if "method" in p else p["paradigm"]
-        density = f"/R={p['density']!r}" if "density" in p else ""
-        return f"popup-{self.kind}/{where}/{name}{pattern}/n={p['width']}{density}/seed={p['seed']}/{digest}"
-
-    def config(self) -> dict[str, Any]:
-        """The trial's columns of a popup row."""
-        from ..torch.sweep import trial_columns
-
-        return trial_columns(self)
-
-    def run(self, *, report: Report | None = None, guard: bool = True) -> dict[str, Any]:
-        """The row (never raises for a failing run; ``report`` gets no events: nothing to bracket)."""
-        from ..torch.sweep import run_popup_trial
-
-        t0 = time.perf_counter()
-        try:
-            with _Guard(self.time_limit if guard else math.inf):
-                row = run_popup_trial(self, deadline=t0 + self.time_limit)
-        except TrialTimeout:
-            row = {**self.config(), "status": "timeout", "limit": f"time_limit ({self.time_limit:g} s)",
-                   "reason": f"stopped at the time limit of {self.time_limit:g} s"}
-        row["seconds"] = time.perf_counter() - t0
-        return row
-
-
 class TrialTimeout(BaseException):
     """The wall-clock guard fired.  A BaseException so that a solver's broad
     ``except Exception`` cannot swallow it."""
@@ -164,12 +117,10 @@ def _split_timings(stats: Any) -> tuple[Any, Any]:
 
 
 def _dumps(obj: Any) -> str:
-    from ..io import json_ready
-
     return json.dumps(json_ready(obj), sort_keys=True, allow_nan=False)
 
 
-class _Guard:
+class TimeLimit:
     """SIGALRM-based wall-clock guard; inert where signals are unavailable
     (threads, Windows), where only the deterministic limits bound a trial."""
 
@@ -177,7 +128,7 @@ class _Guard:
         self.seconds = seconds
         self.armed = False
 
-    def __enter__(self) -> "_Guard":
+    def __enter__(self) -> "TimeLimit":
         usable = (
             math.isfinite(self.seconds)
             and hasattr(signal, "setitimer")
@@ -200,30 +151,7 @@ class _Guard:
 
 def empty_row(trial: Trial, reason: str | None = None) -> dict[str, Any]:
     """The row of a trial that produced nothing: ``failed`` with ``reason``."""
-    return {
-        **trial.config(),
-        "status": "failed",
-        "n_star": None,
-        "n_lower": 1,
-        "n_upper": None,
-        "width": None,
-        "verdict": None,
-        "error_lower": None,
-        "error_upper": None,
-        "kept_units": None,
-        "kept_weights": None,
-        "density": None,
-        "limit": None,
-        "calls": None,
-        "steps": "[]",
-        "stats": "{}",
-        "target": None,
-        "hidden_mask": None,
-        "output_mask": None,
-        "seconds": None,
-        "timings": "{}",
-        "reason": reason,
-    }
+    return TRIALS.row(**trial.config(), status="failed", n_lower=1, steps="[]", stats="{}", timings="{}", reason=reason)
 
 
 class Tracker:
@@ -277,16 +205,11 @@ class Tracker:
     def partial_row(self, trial: Trial, limit: str) -> dict[str, Any]:
         """The ``unknown`` row of a search stopped by ``limit``, with what it had proven."""
         n_lower, n_upper = self.bracket()
-        row: dict[str, Any] = {
-            "status": "unknown",
-            "n_star": None,
-            "n_lower": n_lower,
-            "n_upper": n_upper,
-            "limit": limit,
-            "calls": len(self.steps),
-            "steps": _dumps([list(s) for s in self.steps]),
-            "target": _dumps(self.target) if self.target is not None else None,
-        }
+        row = TRIALS.subset(
+            status="unknown", n_star=None, n_lower=n_lower, n_upper=n_upper, limit=limit, calls=len(self.steps),
+            steps=_dumps([list(s) for s in self.steps]),
+            target=_dumps(self.target) if self.target is not None else None,
+        )
         at = self.best if n_upper is not None and self.best is not None else self.widest
         if at is not None:
             _, _, _, verdict, lower, upper, ticket = at[1]
@@ -319,7 +242,7 @@ def _deep_ticket(outcome: Any) -> dict[str, Any] | None:
 
     Its masks live on the deep random network, not on a two-layer one, so a row stores no
     mask blobs for it; the ticket is rebuilt from (config, seed, width) by
-    :func:`prunegap.solvers.targets.construct_deep`."""
+    :func:`prunegap.solvers.deep.construct_deep`."""
     stats = getattr(outcome, "stats", None) or {}
     if outcome.masks is not None or "kept_weights" not in stats or not stats.get("total_weights"):
         return None
@@ -343,27 +266,26 @@ def run_trial(trial: Trial, *, report: Report | None = None, guard: bool = True)
     ``MemoryError`` under the address-space cap of its process), is stored
     as ``unknown`` with the bracket it had proven and that limit.
     """
-    from ..exceptions import MemoryBudgetExceeded
-
     if not isinstance(trial, Trial):  # another kind of trial (the popup study's) runs itself
         return trial.run(report=report, guard=guard)
     row = empty_row(trial)
     tracker = Tracker()
     t0 = time.perf_counter()
     try:
-        with _Guard(trial.time_limit if guard else math.inf):
+        with TimeLimit(trial.time_limit if guard else math.inf):
             row.update(_search(trial, tracker, report))
     except TrialTimeout:
         row.update(tracker.partial_row(trial, f"time_limit ({trial.time_limit:g} s)"))
     except (MemoryError, MemoryBudgetExceeded) as exc:
-        row.update(tracker.partial_row(trial, f"memory budget: {_describe(exc)}"[:2000]))
+        row.update(tracker.partial_row(trial, f"memory budget: {describe(exc)}"[:2000]))
     except Exception as exc:  # noqa: BLE001 - a failing trial is a row, never a crash
-        row.update(status="failed", reason=_describe(exc)[:2000])
+        row.update(status="failed", reason=describe(exc)[:2000])
     row["seconds"] = time.perf_counter() - t0
     return row
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An exception in one line: its type and its message (for a row's ``reason``)."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -371,9 +293,6 @@ def _describe(exc: BaseException) -> str:
 def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dict[str, Any]:
     # prunegap.width itself, observed step by step: every decided width is an
     # event, so a search stopped from outside still leaves its proven bracket.
-    from ..api import width
-    from ..setting import Setting
-
     net: dict[str, Any] = {}
     if trial.target != "neuron":  # one-neuron settings are built exactly as before
         net = {"target": trial.target, "target_width": trial.target_width, "target_depth": trial.target_depth}
@@ -393,7 +312,7 @@ def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dic
         best = tracker.best[0] if tracker.best is not None else None
         emit(_step_event(n, outcome, outcome.search_status == "yes" and (best is None or n < best)))
 
-    result = width(setting, seed=trial.seed, eps=trial.eps, paradigm=trial.paradigm, method=trial.method,
+    result = api.width(setting, seed=trial.seed, eps=trial.eps, paradigm=trial.paradigm, method=trial.method,
                    max_width=trial.max_width, on_start=start, on_step=step, **dict(trial.options))
     search = result.search
     assert search is not None
@@ -416,24 +335,10 @@ def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dic
         else:
             limit = outcome.limit or (f"undecided at width(s) {undecided[:8]}" if undecided else "undecided")
     stats, timings = _split_timings({"solver": dict(outcome.stats), "search": dict(search.stats)})
-    return {
-        "status": status,
-        "n_star": search.n_star,
-        "n_lower": search.n_lower,
-        "n_upper": search.n_upper,
-        "width": search.width,
-        "verdict": outcome.status,
-        "error_lower": outcome.error_lower,
-        "error_upper": outcome.error_upper,
-        "kept_units": counts["kept_units"],
-        "kept_weights": counts["kept_weights"],
-        "density": counts["density"],
-        "limit": limit,
-        "calls": len(steps),
-        "steps": _dumps(steps),
-        "stats": _dumps(stats),
-        "target": _dumps(target[0]),
-        "hidden_mask": counts["hidden_mask"],
-        "output_mask": counts["output_mask"],
-        "timings": _dumps(timings or {}),
-    }
+    return TRIALS.subset(
+        status=status, n_star=search.n_star, n_lower=search.n_lower, n_upper=search.n_upper, width=search.width,
+        verdict=outcome.status, error_lower=outcome.error_lower, error_upper=outcome.error_upper,
+        kept_units=counts["kept_units"], kept_weights=counts["kept_weights"], density=counts["density"],
+        limit=limit, calls=len(steps), steps=_dumps(steps), stats=_dumps(stats), target=_dumps(target[0]),
+        hidden_mask=counts["hidden_mask"], output_mask=counts["output_mask"], timings=_dumps(timings or {}),
+    )

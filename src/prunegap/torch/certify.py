@@ -38,11 +38,14 @@ from typing import Any
 
 import numpy as np
 
+from ..api import solve
 from ..errors import ErrorBound, evaluate
 from ..exceptions import InvalidArgument
 from ..network import draw_instance
 from ..setting import Setting
-from .popup import PopupConfig, PopupResult, popup
+from ..solvers.base import get_method, method_available
+from .popup import PopupResult, popup
+from .study import popup_grid
 
 __all__ = ["REFERENCE", "DEFAULT_METHODS", "certify_ticket", "Comparison", "compare_certified", "reference_for",
            "comparison_row"]
@@ -59,8 +62,6 @@ def reference_for(paradigm: str, *, nm: str | None = None, block: int | None = N
 
     A pattern's own exact solver is preferred; without one the optimum of the
     wider family (weight for N:M, neuron for blocks) is a lower bound."""
-    from ..solvers.base import method_available
-
     if paradigm in ("nm", "block") and method_available(paradigm, DEFAULT_METHODS[paradigm]):
         options = {"nm": nm} if paradigm == "nm" else {"block": block}
         return paradigm, DEFAULT_METHODS[paradigm], options, True
@@ -154,9 +155,6 @@ class Comparison:
 
 def _optimum(setting: Setting, width: int, seed: int, eps: float, paradigm: str, method: str,
              cache: dict[tuple[Any, ...], Any], notes: list[str], options: dict[str, Any]) -> Any:
-    from ..api import solve
-    from ..solvers import get_method
-
     key = (paradigm, width, seed, tuple(sorted(options.items())))
     if key in cache:
         return cache[key]
@@ -203,37 +201,36 @@ def compare_certified(
     notes: list[str] = []
     cache: dict[tuple[str, int, int], Any] = {}
     rows: list[dict[str, Any]] = []
-    for paradigm in paradigms:
-        for width in widths:
-            for density in densities:
-                for seed in seeds:
-                    try:
-                        cfg = PopupConfig(dataset="teacher", paradigm=paradigm, width=width, density=density, seed=seed,
-                                          d=d, init=init, output=output, scale="none", teacher_width=1,
-                                          nm=nm if paradigm == "nm" else None,
-                                          block=min(block, width) if paradigm == "block" else None, **popup_options)
-                    except InvalidArgument as exc:
-                        notes.append(f"{paradigm} width={width} density={density:g}: skipped ({exc})")
-                        break
-                    result = popup(cfg)
-                    inst = draw_instance(setting, seed, width)
-                    if not (np.array_equal(inst.U, result.network.U) and np.array_equal(inst.w, result.network.w)):
-                        raise AssertionError("edge-popup's network differs from prunegap's instance")  # a bug, not input
-                    ticket = certify_ticket(result, tol=tol)
-                    ref, _, ref_options, own = reference_for(paradigm, nm=cfg.nm, block=cfg.block)
-                    opt = _optimum(setting, width, seed, eps, ref, methods[ref], cache, notes,
-                                   {**(solver_options or {}), **ref_options})
-                    m = result.metrics
-                    rows.append({
-                        **comparison_row(
-                            paradigm=paradigm, width=width, density=density, seed=seed, ticket_lower=ticket.lower,
-                            ticket_upper=ticket.upper, reference=ref, method=methods[ref] if opt is not None else None,
-                            own=own, optimum_lower=opt.error_lower if opt is not None else None,
-                            optimum_upper=opt.error_upper if opt is not None else None),
-                        "d": d, "nm": cfg.nm, "block": cfg.block, "ticket_error_method": ticket.method,
-                        "weight_density": m["weight_density"], "unit_density": m["unit_density"],
-                        "test_loss": m["test_loss"],
-                        "optimum_certified": opt.certified if opt is not None else None,
-                        "popup_seconds": m["seconds"],
-                    })
+
+    def dropped(kw: dict[str, Any], exc: InvalidArgument) -> None:
+        note = f"{kw['paradigm']} width={kw['width']} density={kw['density']:g}: skipped ({exc})"
+        if note not in notes:  # once per (paradigm, width, density): the seed never decides it
+            notes.append(note)
+
+    grid = popup_grid(dataset="teacher", paradigms=paradigms, widths=widths, densities=densities, seeds=seeds, nm=nm,
+                      block=block, clip_block=True, on_drop=dropped, d=d, init=init, output=output, scale="none",
+                      teacher_width=1, **popup_options)
+    for cfg in grid:  # lazily: a note on a dropped combination comes where the loop meets it
+        paradigm, width, density, seed = cfg.paradigm, cfg.width, cfg.density, cfg.seed
+        result = popup(cfg)
+        inst = draw_instance(setting, seed, width)
+        if not (np.array_equal(inst.U, result.network.U) and np.array_equal(inst.w, result.network.w)):
+            raise AssertionError("edge-popup's network differs from prunegap's instance")  # a bug, not input
+        ticket = certify_ticket(result, tol=tol)
+        ref, _, ref_options, own = reference_for(paradigm, nm=cfg.nm, block=cfg.block)
+        opt = _optimum(setting, width, seed, eps, ref, methods[ref], cache, notes,
+                       {**(solver_options or {}), **ref_options})
+        m = result.metrics
+        rows.append({
+            **comparison_row(
+                paradigm=paradigm, width=width, density=density, seed=seed, ticket_lower=ticket.lower,
+                ticket_upper=ticket.upper, reference=ref, method=methods[ref] if opt is not None else None,
+                own=own, optimum_lower=opt.error_lower if opt is not None else None,
+                optimum_upper=opt.error_upper if opt is not None else None),
+            "d": d, "nm": cfg.nm, "block": cfg.block, "ticket_error_method": ticket.method,
+            "weight_density": m["weight_density"], "unit_density": m["unit_density"],
+            "test_loss": m["test_loss"],
+            "optimum_certified": opt.certified if opt is not None else None,
+            "popup_seconds": m["seconds"],
+        })
     return Comparison(rows, notes)

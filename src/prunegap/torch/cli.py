@@ -1,6 +1,6 @@
 """The ``export`` and ``popup`` commands (typer command functions).
 
-Registered on the main app in :mod:`prunegap.cli`; torch loads only when a
+Registered on the main app in :mod:`prunegap.cli`; PyTorch loads only when a
 command runs, so ``prunegap --help`` never needs it.  Bad input raises
 :class:`~prunegap.InvalidArgument` (one line on stderr, exit 2).
 """
@@ -13,6 +13,13 @@ from typing import Optional
 
 import typer
 
+from .._validation import check_choice
+from ..io import json_ready
+from . import require_torch
+from .popup import PopupConfig
+from .popup import popup as edge_popup
+from .tickets import read_network
+
 __all__ = ["export", "popup"]
 
 
@@ -23,12 +30,9 @@ def export(
     output: Optional[str] = typer.Option(None, "--output", help="relu | linear (default: the folder's result.json, else relu)."),
 ) -> None:
     """Export a ticket for PyTorch (weight_orig + weight_mask) or as plain arrays; load with prunegap.torch.load_ticket."""
-    from .._validation import check_choice
-    from .tickets import read_network
-
     check_choice("--format", fmt, ("torch", "npz", "safetensors"))
     net = read_network(source, output)  # validates the ticket before torch loads
-    from .export import export_ticket
+    from .export import export_ticket  # lazy: the module imports PyTorch
 
     path = export_ticket(net, out, fmt)
     typer.echo(f"wrote {path} ({fmt}: width {net.width}, d {net.d}, outputs {net.outputs}, output {net.output})", err=True)
@@ -62,25 +66,17 @@ def popup(
     as_json: bool = typer.Option(False, "--json", help="Also print result.json to stdout."),
 ) -> None:
     """Edge-popup: search a ticket of a frozen random network by learned scores (Ramanujan et al. 2020)."""
-    from .popup import PopupConfig
-
     config = PopupConfig(
         dataset=dataset, paradigm=paradigm, width=width, density=density, seed=seed, nm=nm, block=block,
         init=init, scale=scale, output=output, d=d, teacher_width=teacher_width, n_train=n_train, n_test=n_test,
         data_seed=data_seed, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
         weight_decay=weight_decay, device=device, dtype=dtype,
     )  # every value is checked here, before torch loads
-    from . import require_torch
-
     require_torch()
-    from .popup import popup as run
-
-    result = run(config)
+    result = edge_popup(config)
     result.save(out)
     data = result.to_dict()
     if as_json:
-        from ..io import json_ready
-
         typer.echo(json.dumps(json_ready(data), indent=2))
     else:
         m = result.metrics

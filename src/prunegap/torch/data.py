@@ -2,8 +2,8 @@
 
 Both are pure functions of their arguments; numpy only (the training loop
 moves them to torch).  Randomness comes from prunegap's seeded streams
-(:func:`prunegap.network.stream_generator`) with purposes of their own, so a
-data set never shifts the random network and vice versa.
+(:mod:`prunegap.streams`: ``DATA`` and ``TEACHER``), purposes of their own,
+so a data set never shifts the random network and vice versa.
 
 * ``digits``: the 1797 8x8 images bundled with scikit-learn (no download),
   64 features, 10 classes.  A stratified split (``test_fraction`` of each
@@ -26,18 +26,20 @@ from typing import Any
 
 import numpy as np
 
+from .. import streams
 from .._validation import check_choice, check_int, check_seed
 from ..exceptions import InvalidArgument
-from ..network import draw_target, stream_generator
 from ..setting import Setting
+from ..streams import stream_generator
+from ..targets import draw_target
 
 __all__ = ["DATASETS", "Dataset", "digits", "teacher", "PURPOSE_DATA", "PURPOSE_TEACHER"]
 
 #: The data sets ``popup`` knows.
 DATASETS: tuple[str, ...] = ("digits", "teacher")
-# Stream purposes (prunegap.network uses 0-2); fixed forever: changing one changes every data set.
-PURPOSE_DATA = 16  # split of digits / input points of the teacher (from data_seed)
-PURPOSE_TEACHER = 17  # the teacher's units beyond w_1 (from seed)
+# Stream purposes (the table: prunegap.streams); fixed forever: changing one changes every data set.
+PURPOSE_DATA = streams.DATA  # split of digits / input points of the teacher (from data_seed)
+PURPOSE_TEACHER = streams.TEACHER  # the teacher's units beyond w_1 (from seed)
 
 
 @dataclass(frozen=True, eq=False)

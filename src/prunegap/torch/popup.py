@@ -14,7 +14,8 @@ paradigm   scores                     mask in each forward pass
 weight     one per weight, both       top-k of each layer, k = kept_count(R, layer size)
            layers
 neuron     one per hidden unit        top-k units, k = kept_count(R, n)
-block      one per block of B units   top-k blocks, k = kept_count(R, ceil(n / B))
+block      one per complete block     top-k blocks, k = kept_count(R, floor(n / B));
+           of B units                 the units of an incomplete last block are pruned
 nm         one per hidden weight      top-N of each group of M in a row, then the
                                       top-k of those, k = kept_count(R, n d); a
                                       unit's output weights follow its row
@@ -49,8 +50,9 @@ Randomness and devices
 ----------------------
 Weights come from numpy streams; the scores' initial values and the batch
 order come from ``torch.Generator``\\ s seeded from the prunegap seed (stream
-purposes 18 and 19), always on the CPU, so runs are reproducible and the
-same on every device up to float rounding.  No global RNG is touched.
+purposes ``SCORES`` and ``BATCHES`` of :mod:`prunegap.streams`), always on the
+CPU, so runs are reproducible and the same on every device up to float
+rounding.  No global RNG is touched.
 Final metrics are computed by numpy in float64 from the ticket itself.
 """
 
@@ -64,17 +66,19 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import streams
 from .._validation import check_choice, check_int, check_positive_float, check_seed
 from .._version import __version__
 from ..exceptions import InvalidArgument
 from ..io import write_json, write_ticket
 from ..masks import Masks
 # Multi-output units must be drawn exactly as UnitStream draws single-output ones.
-from ..network import SAMPLERS, UNIT_CHUNK, UNITS_PURPOSE, Instance, stream_generator
+from ..network import SAMPLERS, UNIT_CHUNK, Instance
+from ..patterns import PATTERNS, check_density, densities, element_counts, kept_count, n_blocks, nm_capacity, parse_nm
 from ..setting import INITS, OUTPUTS, Setting
+from ..streams import stream_generator
 from . import require_torch
 from .data import DATASETS, Dataset, load
-from .patterns import PATTERNS, check_density, densities, element_counts, kept_count, n_blocks, nm_capacity, parse_nm
 from .tickets import MULTI_TICKET, TICKET, Network, network_forward, write_multi_ticket
 
 __all__ = ["PopupConfig", "PopupResult", "popup", "draw_network", "layer_scales", "SCALES", "OPTIMIZERS", "DTYPES"]
@@ -82,8 +86,8 @@ __all__ = ["PopupConfig", "PopupResult", "popup", "draw_network", "layer_scales"
 SCALES: tuple[str, ...] = ("auto", "none", "kaiming")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 DTYPES: tuple[str, ...] = ("float64", "float32")
-PURPOSE_SCORES = 18  # initial scores (torch.Generator seed)
-PURPOSE_BATCHES = 19  # batch order (torch.Generator seed)
+PURPOSE_SCORES = streams.SCORES  # initial scores (torch.Generator seed)
+PURPOSE_BATCHES = streams.BATCHES  # batch order (torch.Generator seed)
 _STD = {"uniform": 1.0 / math.sqrt(3.0), "gaussian": 1.0}  # standard deviation of each init law
 
 
@@ -208,7 +212,7 @@ class PopupConfig:
 # the frozen random network ----------------------------------------------------
 def draw_network(d: int, width: int, outputs: int, seed: int, init: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
     """U (width x d) and V (width x outputs) from the seed's unit stream (C = 1: prunegap's UnitStream)."""
-    rng = stream_generator(check_seed(seed), UNITS_PURPOSE)
+    rng = stream_generator(check_seed(seed), streams.UNITS)
     sample = SAMPLERS[check_choice("init", init, INITS)]
     chunks, have = [], 0
     while have < width:  # the same chunked draws as UnitStream.take, so prefixes nest
@@ -317,7 +321,10 @@ class _Scores:
             m = _topk_mask(s, k[name])
         unit = self._st.apply(s, m)
         if c.paradigm == "block":
-            unit = unit.repeat_interleave(c.block)[:n]
+            # the units of an incomplete last block are pruned (prunegap.patterns: the block rule)
+            unit = unit.repeat_interleave(c.block)
+            if unit.shape[0] < n:
+                unit = torch.cat([unit, unit.new_zeros(n - unit.shape[0])])
         return unit[:, None].expand(n, d), unit[:, None].expand(n, C)
 
 

@@ -1,6 +1,7 @@
-"""Edge-popup sweeps over (paradigm, width, density, seed), their summary and figure.
+"""Edge-popup grids over (paradigm, width, density, seed): their expansion, runs, summary and figure.
 
-A trial is a :class:`~.popup.PopupConfig` (a frozen, picklable dataclass)
+:func:`popup_grid` is the one expansion of such a grid (:func:`popup_trials`,
+the sweep's popup study and :func:`~.certify.compare_certified` use it).  A trial is a :class:`~.popup.PopupConfig` (a frozen, picklable dataclass)
 and :func:`run_popup_trial` a pure top-level function of it, so any
 ``concurrent.futures.Executor`` runs them (the gap job's executors
 included).  A row never depends on where or in what order it ran, except
@@ -14,10 +15,11 @@ mean and its Student-t interval), one panel per density.
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -26,18 +28,58 @@ import numpy as np
 
 from .._plotting import popup_width_figure
 from ..exceptions import InvalidArgument
+from ..io import atomic_write
 from .patterns import PATTERNS
-from .popup import PopupConfig
+from .popup import PopupConfig, popup
 
-__all__ = ["popup_trials", "run_popup_trial", "run_popup_trials", "trial_key", "summarize_popup", "figure_popup",
+__all__ = ["popup_grid", "popup_trials", "run_popup_trial", "run_popup_trials", "trial_key", "summarize_popup", "figure_popup",
            "write_popup_figure"]
-
 
 
 def trial_key(config: PopupConfig) -> str:
     """Unique within a sweep whose other options are fixed."""
     pattern = f"/nm={config.nm}" if config.nm else (f"/block={config.block}" if config.block else "")
     return f"popup/{config.dataset}/{config.paradigm}{pattern}/n={config.width}/R={config.density!r}/seed={config.seed}"
+
+
+def popup_grid(
+    *,
+    dataset: str,
+    paradigms: Sequence[str],
+    widths: Sequence[int],
+    densities: Sequence[float],
+    seeds: Sequence[int],
+    nm: str,
+    block: int,
+    drop: Collection[str] = PATTERNS,
+    clip_block: bool = False,
+    on_drop: Callable[[dict[str, Any], InvalidArgument], None] | None = None,
+    **options: Any,
+) -> Iterator[PopupConfig]:
+    """The one expansion of an edge-popup grid, in (paradigm, width, density, seed) order
+    (:func:`popup_trials`, the sweep's popup study and :func:`~.certify.compare_certified`
+    expand theirs here); ``options`` are the other :class:`PopupConfig` fields.
+
+    ``nm`` and ``block`` go to the paradigms that use them; ``clip_block``: a
+    block wider than the network is clipped to its width rather than refused.
+    A combination :class:`PopupConfig` refuses (an N:M density above N/M, a
+    block wider than the network) is dropped for the paradigms in ``drop``,
+    and ``on_drop`` called with its fields and the refusal as the iteration
+    reaches it; for the other paradigms the refusal is raised.
+    """
+    for paradigm, width, density, seed in itertools.product(paradigms, widths, densities, seeds):
+        b = (min(block, width) if clip_block else block) if paradigm == "block" else None
+        kw = {**options, "dataset": dataset, "paradigm": paradigm, "width": width, "density": density, "seed": seed,
+              "nm": nm if paradigm == "nm" else None, "block": b}
+        try:
+            config = PopupConfig(**kw)
+        except InvalidArgument as exc:
+            if paradigm not in drop:
+                raise
+            if on_drop is not None:
+                on_drop(kw, exc)
+            continue
+        yield config
 
 
 def popup_trials(
@@ -52,27 +94,17 @@ def popup_trials(
     strict: bool = False,
     **options: Any,
 ) -> list[PopupConfig]:
-    """The grid of trials; ``options`` are the other :class:`PopupConfig` fields.
+    """The grid of trials (:func:`popup_grid`); ``options`` are the other :class:`PopupConfig` fields.
 
     A combination the pattern cannot reach (an N:M density above N/M, a block
     wider than the network) is dropped, or with ``strict`` refused.
     """
-    trials: list[PopupConfig] = []
-    for paradigm, width, density, seed in itertools.product(paradigms, widths, densities, seeds):
-        try:
-            trials.append(PopupConfig(dataset=dataset, paradigm=paradigm, width=width, density=density, seed=seed,
-                                      nm=nm if paradigm == "nm" else None, block=block if paradigm == "block" else None,
-                                      **options))
-        except InvalidArgument:
-            if strict:
-                raise
-    return trials
+    return list(popup_grid(dataset=dataset, paradigms=paradigms, widths=widths, densities=densities, seeds=seeds,
+                           nm=nm, block=block, drop=() if strict else PATTERNS, **options))
 
 
 def run_popup_trial(config: PopupConfig) -> dict[str, Any]:
     """One run as a flat row (the configuration, the metrics, ``status``); never raises for a failing run."""
-    from .popup import popup
-
     row: dict[str, Any] = {"key": trial_key(config), **config.to_dict(), "outputs": config.outputs}
     try:
         result = popup(config)
@@ -102,7 +134,7 @@ def _metric(rows: Sequence[dict[str, Any]]) -> tuple[str, str]:
 
 def summarize_popup(rows: Sequence[dict[str, Any]], metric: str | None = None, confidence: float = 0.95) -> list[dict[str, Any]]:
     """Per (paradigm, density, width): n, mean, its Student-t confidence interval, median, min, max over seeds."""
-    from scipy import stats
+    from scipy import stats  # lazy: a heavy library, needed only for the summary's intervals
 
     ok = [r for r in rows if r.get("status", "ok") == "ok"]
     if not ok:
@@ -142,9 +174,6 @@ def figure_popup(rows: Sequence[dict[str, Any]], metric: str | None = None, conf
 
 def write_popup_figure(rows: Sequence[dict[str, Any]], path: str | Path, **kwargs: Any) -> Path:
     """Save :func:`figure_popup` (the format from the suffix: .png, .pdf, .svg)."""
-    from ..io import atomic_write
-    import io
-
     path = Path(path)
     buf = io.BytesIO()
     figure_popup(rows, **kwargs).savefig(buf, format=path.suffix.lstrip(".") or "png", dpi=150, metadata={"Software": None}

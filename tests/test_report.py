@@ -248,3 +248,72 @@ def test_fit_eps_max_keeps_only_the_small_eps():
     err_cut = abs(fit["params"]["alpha"]["estimate"] - 1.2)
     err_wild = abs(wild["params"]["alpha"]["estimate"] - 1.2)
     assert err_cut < 0.15 and err_wild > 3 * err_cut, (err_cut, err_wild)
+
+
+# the certified frontier ------------------------------------------------------------------
+def _frontier_config():
+    return parse_config({
+        "seeds": 6,
+        "studies": [
+            {"paradigm": "weight", "method": "construction", "grid": {"d2": EPS, "d3": [0.1, 0.05]}},
+            {"name": "neuron-frontier", "paradigm": "neuron", "method": "mip", "bound": "lower", "seeds": 4,
+             "fit": "power", "grid": {"d2": EPS, "d3": [0.1, 0.05]}},
+        ],
+        "analysis": {"bootstrap": 300},
+    })
+
+
+def _frontier_rows(config, C=1.5, alpha=1.0, rng_seed=1):
+    """Frontier trials: n_lower = C d eps^-alpha times noise, n* unsettled; weight: a certified n*."""
+    rng = np.random.default_rng(rng_seed)
+    rows = []
+    for t in config.trials():
+        r = empty_row(t)
+        r["seconds"] = 0.01
+        if t.study == "neuron-frontier":
+            lo = max(1, int(round(C * t.d * t.eps ** (-alpha) * rng.lognormal(0.0, 0.1))))
+            r.update(status="unknown", n_lower=lo, n_upper=None, limit="bound lower (proofs only)")
+        else:
+            n = max(1, int(round(20 + 5 * math.log(1 / t.eps) + rng.normal(0.0, 1.0))))
+            r.update(status="certified", n_star=n, n_lower=n, n_upper=n, width=n, verdict="yes")
+        rows.append(r)
+    return rows
+
+
+def test_frontier_entries_are_medians_of_the_proven_lower_ends():
+    cfg = _frontier_config()
+    rows = _frontier_rows(cfg)
+    res = analyze(rows, cfg)
+    fr = {(r["d"], r["eps"]): r for r in res["frontier"]}
+    assert set(fr) == {(2, e) for e in EPS} | {(3, 0.1), (3, 0.05)}
+    for (d, eps), r in fr.items():
+        lows = [x["n_lower"] for x in rows if x["study"] == "neuron-frontier" and x["d"] == d and x["eps"] == eps]
+        assert r["seeds"] == 4 == len(lows) and r["median_n_lower"] == float(np.median(lows))
+        assert r["ci"][0] <= r["median_n_lower"] <= r["ci"][1] and r["settled"] == 0
+    # the gap's certified lower bound: median n_lower / median n_upper over the paired seeds (0..3)
+    for g in (g for g in res["gap"] if g.get("bound") == "lower"):
+        num = [x["n_lower"] for x in rows if x["study"] == "neuron-frontier" and x["d"] == g["d"] and x["eps"] == g["eps"]]
+        den = [x["n_upper"] for x in rows if x["study"] == "weight-construction" and x["d"] == g["d"]
+               and x["eps"] == g["eps"] and x["seed"] < 4]
+        assert g["pairs"] == 4 and g["bracket"][1] is None
+        assert g["bracket"][0] == pytest.approx(float(np.median(num)) / float(np.median(den)))
+    # the fit is of the lower ends, and recovers their exponent
+    f = next(f for f in res["fits"] if f["study"] == "neuron-frontier" and f["d"] == 2)
+    assert f["of"] == "n_lower" and f["formula"].startswith("n_lower")
+    assert abs(f["params"]["alpha"]["estimate"] - 1.0) < 0.1
+    assert f["params"]["alpha"]["ci"][0] <= f["params"]["alpha"]["estimate"] <= f["params"]["alpha"]["ci"][1]
+
+
+def test_frontier_report_files(tmp_path):
+    cfg = _frontier_config()
+    with Store.for_sweep(tmp_path, cfg) as store:
+        for r in _frontier_rows(cfg):
+            store.insert(r)
+    rep = build_report(tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["frontier"] and set(summary["frontier"][0]) >= {"study", "d", "eps", "median_n_lower", "ci", "seeds"}
+    for name in ("nstar", "gap", "frontier"):
+        assert (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000
+    html = (tmp_path / "report.html").read_text()
+    assert "The certified frontier" in html and "What is proven" in html and "What is fitted" in html
+    assert "Certified lower bound of the gap ratio" in rep.markdown

@@ -51,11 +51,38 @@ def rows_of(folder) -> list[dict]:
 def test_defaults_ship_and_parse():
     cfg = load_config()
     assert {s.name for s in cfg.studies} >= {"weight-construction", "neuron-mip"}
-    assert len(cfg.seeds) >= 20 and cfg.study("weight-construction").dims == (2, 3)
+    assert len(cfg.seeds) >= 20 and cfg.study("weight-construction").dims == (2, 3, 4, 5)
     assert min(cfg.study("weight-construction").eps_of(2)) == 1e-6
     assert "seeds = 20" in default_toml()
     quick = load_config(quick=True)
     assert len(quick.trials()) < len(cfg.trials()) and quick.fingerprint() != cfg.fingerprint()
+    # the frontier: proofs only, its own seeds, one point per d under --quick
+    fr = cfg.study("neuron-frontier")
+    assert fr.bound == "lower" and fr.seeds == (0, 1, 2) and min(fr.eps_of(2)) == 1e-4 and fr.dims == (2, 3, 4, 5)
+    assert {t.seed for t in cfg.trials() if t.study == fr.name} == {0, 1, 2}
+    assert all(t.bound == "lower" for t in cfg.trials() if t.study == fr.name)
+    qf = quick.study("neuron-frontier")
+    assert all(len(qf.eps_of(d)) == 1 for d in qf.dims) and qf.dims == (2, 3, 4, 5)
+    # every frontier eps has a weight study beside it (the gap's denominator)
+    for d in fr.dims:
+        assert set(fr.eps_of(d)) <= set(cfg.study("weight-construction").eps_of(d))
+
+
+def test_a_lower_bound_study_needs_a_method_with_proofs(tmp_path):
+    base = SMALL.split("[[studies]]")[0]
+    bad = base + '[[studies]]\nparadigm = "weight"\nmethod = "construction"\nbound = "lower"\n'
+    with pytest.raises(InvalidArgument, match=r"studies\[0\]\.bound.*proves 'no'"):
+        load_config(write(tmp_path, bad, "bad.toml"))
+    with pytest.raises(InvalidArgument, match=r"studies\[0\]\.bound must be one of 'both', 'lower', got 'upper'"):
+        load_config(write(tmp_path, bad.replace('"lower"', '"upper"'), "bad2.toml"))
+    ok = base + '[[studies]]\nparadigm = "neuron"\nmethod = "mip"\nbound = "lower"\nseeds = [1, 3]\n'
+    cfg = load_config(write(tmp_path, ok, "ok.toml"))
+    assert {t.seed for t in cfg.trials()} == {1, 3} and {t.bound for t in cfg.trials()} == {"lower"}
+    again = load_config(write(tmp_path, cfg.to_toml(), "again.toml"))
+    assert again.fingerprint() == cfg.fingerprint() and again.trials() == cfg.trials()
+    # a study without the new keys keeps its fingerprint: they enter the identity only where set
+    plain = load_config(write(tmp_path, ok.replace('bound = "lower"\n', "").replace("seeds = [1, 3]\n", ""), "p.toml"))
+    assert "bound" not in plain.experiment()["studies"][0] and "seeds" not in plain.experiment()["studies"][0]
 
 
 def test_resolved_toml_round_trips(tmp_path):

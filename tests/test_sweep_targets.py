@@ -59,15 +59,15 @@ def _key_digest(cfg) -> str:
 
 
 def test_default_sweep_keeps_its_trial_keys_and_fingerprint():
-    # Digests of the shipped defaults (taken when network targets entered the config; quick: after eps 0.035
-    # joined its grid): existing result folders must resume.
-    for quick, n, keys, fingerprint in ((False, 900, "a8654830895f80d4", "f49f29ffe386a3a7"),
-                                        (True, 125, "0ae294146e04d182", "ff4f2822f1ec0a19")):
+    # Digests of the shipped defaults of 0.2 (taken when the frontier, eps 0.003 and the construction in
+    # d = 4, 5 joined them; 0.1 had 900 and 125 trials): folders of this minor version must resume.
+    for quick, n, keys, fingerprint in ((False, 1182, "d7ea18cb1825f99d", "083f7c4f1df64295"),
+                                        (True, 177, "7e5274ff5c2307ab", "0f307222661f1753")):
         cfg = load_config(quick=quick)
         assert len(cfg.trials()) == n and _key_digest(cfg) == keys
         assert all(t.target == "neuron" and t.target_width == 1 and t.target_depth == 1 for t in cfg.trials())
         assert all("target" not in s.experiment() for s in cfg.studies)
-        if __version__.startswith("0.1."):  # the fingerprint hashes major.minor too
+        if __version__.startswith("0.2."):  # the fingerprint hashes major.minor too
             assert cfg.fingerprint() == fingerprint
 
 

@@ -1,3 +1,3 @@
 """prunegap's version: its major.minor part keys every results folder (CHANGELOG.md)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -32,7 +32,10 @@ __all__ = ["SolveResult", "WidthSearchResult", "solve", "width", "LOWER_LIMITS"]
 
 #: The deterministic work limits of a proofs-only width search (bound "lower") that a caller does not set:
 #: CP-SAT conflicts per decision and for the whole search (BENCHMARKS.md, "The certified frontier").
-LOWER_LIMITS: dict[str, int] = {"conflict_limit": 200_000, "search_conflict_limit": 2_000_000}
+LOWER_LIMITS: dict[str, Any] = {"conflict_limit": 2_000, "search_conflict_limit": 20_000, "max_rounds": 20,
+                                "initial_max_points": 2_000}
+#: A proofs-only search stops bisecting once its bracket is this fraction of n_lower wide.
+LOWER_RESOLUTION = 1 / 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -266,6 +269,7 @@ def width(
     on_start: Callable[[bool, Any], None] | None = None,
     on_step: Callable[[int, Outcome], None] | None = None,
     bound: str = "both",
+    resolution: float | None = None,
     **options: Any,
 ) -> WidthSearchResult:
     """The minimal width n* at which the method certifies ``eps`` for ``seed``.
@@ -288,13 +292,18 @@ def width(
     unless a ticket is certified on the way, and ``certified`` is "unknown"
     unless n* is settled.  ``extra["proofs"]`` lists each proof's width,
     size (points, rows, columns), conflicts and margin.  Methods that prove
-    no "no" (the constructions) are refused.
+    no "no" (the constructions) are refused.  Its defaults are
+    :data:`LOWER_LIMITS` (a thin first sample in d = 2: proofs need few
+    points) and bisection to ``resolution`` (:data:`LOWER_RESOLUTION`) of n_lower.
     """
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
     max_width = check_int("max_width", max_width, minimum=1)
     solver = get_method(paradigm, method, setting=setting)
     check_bound(bound, solver)
+    if resolution is None:
+        resolution = LOWER_RESOLUTION if bound == "lower" else 0.0
+    resolution = check_positive_float("resolution", resolution, allow_zero=True, maximum=1.0)
     if bound == "lower":
         options = {**LOWER_LIMITS, **{k: v for k, v in options.items() if v is not None}}
     popts, pcfg = _pattern_options(paradigm, nm, block)
@@ -317,7 +326,8 @@ def width(
             on_step(n, outcome)
         return outcome
 
-    search = minimal_width(decide, max_width=max_width, monotone=monotone, strategy=strategy, bound=bound)
+    search = minimal_width(decide, max_width=max_width, monotone=monotone, strategy=strategy, bound=bound,
+                           resolution=resolution)
     seconds = time.perf_counter() - t0
     instance = draw_instance(setting, seed, search.width, stream=stream)
     cfg = _config(
@@ -331,6 +341,7 @@ def width(
         "steps": [list(s) for s in search.steps],
         "step_seconds": [round(t, 4) for t in search.stats.get("step_seconds", ())],
         "bound": bound,
+        "resolution": resolution,
         "proofs": proofs,
     }
     if bound == "lower":

@@ -56,6 +56,7 @@ def minimal_width(
     max_steps: int | None = None,
     strategy: str = "gallop",
     bound: str = "both",
+    resolution: float = 0.0,
 ) -> WidthResult:
     """The smallest width at which ``decide`` answers ``yes``.
 
@@ -64,7 +65,9 @@ def minimal_width(
     ``strategy="scan"`` tries start, start+1, ... instead: exact for any
     certificate, best for cheap methods whose cost grows fast with the width.
     ``bound="lower"`` (monotone certificates only) raises n_lower instead of
-    looking for n*: see the module's docstring.
+    looking for n*: see the module's docstring.  Its bisection stops once
+    the bracket (last "no", first other answer) is at most ``resolution``
+    times the last "no" wide (0: down to one unit).
     """
     max_width = check_int("max_width", max_width, minimum=1)
     start = min(check_int("start", start, minimum=1), max_width)
@@ -101,7 +104,7 @@ def minimal_width(
     lo, hi = 0, None  # lo: widest certified "no" (0: none); hi: narrowest "yes"
     n = start
     if bound == "lower":
-        lo, hi = _raise_lower(ask, narrowest_yes, start, max_width, budget)
+        lo, hi = _raise_lower(ask, narrowest_yes, start, max_width, budget, resolution)
         strategy = "lower"  # neither loop below runs: the bracket is all this search proves
     if strategy == "scan":
         monotone = False  # the scan below checks every narrower width itself
@@ -179,7 +182,7 @@ def minimal_width(
 
 
 def _raise_lower(ask: Callable[[int], Outcome], narrowest_yes: Callable[[int, Outcome], int], start: int,
-                 max_width: int, budget: list[int]) -> tuple[int, int | None]:
+                 max_width: int, budget: list[int], resolution: float) -> tuple[int, int | None]:
     """Gallop on "no", then bisect (last "no", first other answer): the widest "no" and any yes."""
     lo, hi, top = 0, None, None
     n = start
@@ -194,7 +197,7 @@ def _raise_lower(ask: Callable[[int], Outcome], narrowest_yes: Callable[[int, Ou
         if n >= max_width:
             return lo, hi
         n = min(2 * n, max_width)
-    while top is not None and budget[0] > 0 and top - lo > 1:
+    while top is not None and budget[0] > 0 and top - lo > max(1, int(resolution * lo)):
         mid = (lo + top) // 2
         r = ask(mid)
         if r.search_status == "no":

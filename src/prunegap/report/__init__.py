@@ -54,6 +54,7 @@ def build_report(folder: str | os.PathLike[str]) -> Report:
         "trials": analysis["trials"],
         "fits": analysis["fits"],
         "gap": analysis["gap"],
+        "frontier": [{k: v for k, v in r.items() if k != "n_lower"} for r in analysis["frontier"]],
         "groups": [{k: v for k, v in g.items() if k not in ("n_lo", "n_hi")} for g in analysis["groups"]],
         "success": analysis["success"],
         "studies": analysis["studies"],

@@ -367,11 +367,16 @@ def analyze(rows: list[dict[str, Any]], config: SweepConfig) -> dict[str, Any]:
             if not ks:
                 continue
             lo = np.vstack([groups[k].lo for k in ks])
-            hi = np.vstack([groups[k].hi for k in ks])
+            # a proofs-only study's n* is unbounded above: what it measures, and what is fitted, is the
+            # growth of its certified lower end
+            hi = lo if s.bound == "lower" else np.vstack([groups[k].hi for k in ks])
             f = fit_with_ci([k[2] for k in ks], lo, hi, s.fit, confidence=a.confidence, resamples=a.bootstrap,
                             rng=_rng("fit", s.name, d))
             if f is not None:
-                fits.append({"study": s.name, "paradigm": s.paradigm, "method": s.method, "d": d, **f})
+                if s.bound == "lower":
+                    f["formula"] = f["formula"].replace("n*", "n_lower")
+                fits.append({"study": s.name, "paradigm": s.paradigm, "method": s.method, "d": d,
+                             "of": "n_lower" if s.bound == "lower" else "n*", **f})
 
     gap = []
     pair = config.gap_pair()
@@ -383,6 +388,20 @@ def analyze(rows: list[dict[str, Any]], config: SweepConfig) -> dict[str, Any]:
             gn, gd = groups[(num, d, eps)], groups[(den, d, eps)]
             gap.append({"d": d, "eps": eps, "numerator": num, "denominator": den,
                         **_ratio(gn, gd, a.confidence, a.bootstrap, _rng("gap", num, den, d, eps))})
+    lower = [s for s in config.studies if s.bound == "lower"]
+    weights = [s.name for s in config.studies if s.paradigm == "weight" and s.bound == "both"]
+    for s in lower:
+        # the frontier's ratio against every weight study at the same (d, eps): n_lower over n_upper, a
+        # certified lower bound of the ratio of the medians (bracket[0])
+        for (study, d, eps) in sorted(groups, key=lambda k: (k[1], -k[2])):
+            if study != s.name:
+                continue
+            for den in weights:
+                if (den, d, eps) in groups:
+                    gap.append({"d": d, "eps": eps, "numerator": s.name, "denominator": den, "bound": "lower",
+                                **_ratio(groups[(s.name, d, eps)], groups[(den, d, eps)], a.confidence,
+                                         a.bootstrap, _rng("gap", s.name, den, d, eps))})
+    frontier = _frontier(groups, lower, a.confidence, a.bootstrap)
 
     return {
         "trials": trials,
@@ -390,6 +409,7 @@ def analyze(rows: list[dict[str, Any]], config: SweepConfig) -> dict[str, Any]:
         "success": success,
         "fits": fits,
         "gap": gap,
+        "frontier": frontier,
         "studies": study_info(config),
         "targets": _targets(gstats, config),
         "reference": _reference(gstats),
@@ -422,7 +442,7 @@ def study_info(config: SweepConfig) -> list[dict[str, Any]]:
         out.append({
             "study": s.name, "paradigm": s.paradigm, "method": s.method, "label": label, "pattern": pattern,
             "target": s.target, "target_width": s.target_width, "target_depth": s.target_depth,
-            "family": (s.family or s.name) if s.target == "network" else None,
+            "family": (s.family or s.name) if s.target == "network" else None, "bound": s.bound,
         })
     return out
 
@@ -478,6 +498,28 @@ def _ratio(gn: Group, gd: Group, confidence: float, resamples: int, rng: np.rand
         "ci": [_num(ci[0]), _num(ci[1])],
         "pairs": int(m),
     }
+
+
+def _frontier(groups: dict[tuple[str, int, float], Group], studies: list[Any], confidence: float,
+              resamples: int) -> list[dict[str, Any]]:
+    """One entry per (proofs-only study, d, eps): the median over seeds of the certified lower end
+    n_lower, with its bootstrap interval (a statement about the median of n_lower, itself a proven
+    lower bound of each seed's n*)."""
+    out = []
+    names = {s.name for s in studies}
+    for (study, d, eps), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], -kv[0][2])):
+        if study not in names:
+            continue
+        present = ~np.isnan(g.lo)
+        if not present.any():
+            continue
+        ci = bootstrap_ci(g.lo, g.lo, stat="median", confidence=confidence, resamples=resamples,
+                          rng=_rng("frontier", study, d, eps))
+        settled = int(np.sum(present & (g.lo == g.hi)))
+        out.append({"study": study, "d": d, "eps": eps, "median_n_lower": _num(float(median(g.lo))),
+                    "ci": [_num(ci[0]), _num(ci[1])], "seeds": int(present.sum()),
+                    "n_lower": [_num(x) for x in g.lo[present]], "settled": settled})
+    return out
 
 
 def _reference(gstats: list[dict[str, Any]]) -> dict[str, Any]:

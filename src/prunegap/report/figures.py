@@ -9,7 +9,10 @@ same results give the same files.
   their confidence bands, the (1 - delta) quantile, undetermined medians as
   bracket bars, the fits, and the paper's two bounds as grey reference curves;
 * ``success``: the success curves P(n* <= n), one panel per (study, d);
-* ``gap``: the gap ratio n*_neuron / n*_weight against 1/eps, per d;
+* ``gap``: the gap ratio n*_neuron / n*_weight against 1/eps, per d, and the
+  certified lower bound of the ratio from the frontier (n_lower / n_upper);
+* ``frontier`` (proofs-only studies): the certified lower end of n* against d
+  at each shared eps, with the shapes d/eps and 1/eps;
 * ``targets`` (network-target studies only): n* against the target's width K,
   one panel per d, one curve per (declared study, eps).
 
@@ -34,7 +37,7 @@ from .analysis import reference_curve
 __all__ = ["FIGURES", "MARKERS", "STYLE", "make_figures", "save_figure", "study_labels"]
 
 #: Names of the figures, in the order the report shows them.
-FIGURES: tuple[str, ...] = ("nstar", "gap", "success", "targets")
+FIGURES: tuple[str, ...] = ("nstar", "gap", "frontier", "success", "targets")
 
 _COLORS = {p: PARADIGM_COLORS[p] for p in ("neuron", "weight")}  # the other studies cycle through _CYCLE
 _CYCLE = ("#2a9d55", "#8e44ad", "#d68910", "#17a2b8", "#7f8c8d")
@@ -137,6 +140,35 @@ def _top(values: list[float]) -> float:
     return max(finite) * 2.0 if finite else 10.0
 
 
+def _lower_studies(analysis: dict[str, Any]) -> set[str]:
+    """The proofs-only studies (bound "lower"): their groups are drawn as proven lower ends."""
+    return {s["study"] for s in analysis.get("studies", []) if s.get("bound") == "lower"}
+
+
+def _frontier_series(ax: Any, analysis: dict[str, Any], d: int, colors: dict[str, str], labels: dict[str, str],
+                     conf: float) -> list[tuple[str, str]]:
+    """The median n_lower of each proofs-only study in panel d: a proven lower bound, drawn with upward
+    triangles (the true n* lies above), its bootstrap band and its fit."""
+    notes = []
+    fits = {(f["study"], f["d"]): f for f in analysis["fits"]}
+    for study in dict.fromkeys(r["study"] for r in analysis.get("frontier", []) if r["d"] == d):
+        rows = sorted((r for r in analysis["frontier"] if r["study"] == study and r["d"] == d), key=lambda r: -r["eps"])
+        c, name = colors.get(study, "#444444"), labels.get(study, study)
+        x = np.array([1.0 / r["eps"] for r in rows])
+        y = np.array([r["median_n_lower"] or np.nan for r in rows], float)
+        lo = np.array([r["ci"][0] or np.nan for r in rows], float)
+        hi = np.array([r["ci"][1] or np.nan for r in rows], float)
+        ax.fill_between(x, lo, hi, color=c, alpha=0.12, lw=0)
+        ax.plot(x, y, "-", color=c, lw=1.2, marker="^", ms=4.5,
+                label=f"{name}: median n_lower, proven lower bound ({int(round(conf * 100))}% CI)")
+        f = fits.get((study, d))
+        if f is not None:
+            xe = np.geomspace(x.min(), x.max(), 50)
+            ax.plot(xe, _fit_curve(f, 1.0 / xe), ":", color=c, lw=1.1, label=f"{name}: fit of n_lower")
+            notes.append((c, f"{name} (n_lower): {_fit_label(f)}"))
+    return notes
+
+
 def figure_nstar(analysis: dict[str, Any]):
     """n* against 1/eps (log-log), one panel per d."""
     colors = _colors(analysis)
@@ -151,10 +183,12 @@ def figure_nstar(analysis: dict[str, Any]):
     conf = analysis["analysis"]["confidence"]
     fits = {(f["study"], f["d"]): f for f in analysis["fits"]}
     ref = analysis.get("reference", {})
+    lower = _lower_studies(analysis)
     for ax, d in zip(axes[0], dims):
-        gs = [g for g in analysis["groups"] if g["d"] == d]
-        top = _top([v for g in gs for v in (*g["median_ci"], *g["quantile_bracket"], *g["median_bracket"])])
-        fit_notes: list[tuple[str, str]] = []
+        gs = [g for g in analysis["groups"] if g["d"] == d and g["study"] not in lower]
+        top = _top([v for g in gs for v in (*g["median_ci"], *g["quantile_bracket"], *g["median_bracket"])]
+                   + [v for r in analysis.get("frontier", []) if r["d"] == d for v in r["ci"]])
+        fit_notes: list[tuple[str, str]] = _frontier_series(ax, analysis, d, colors, labels, conf)
         for study in dict.fromkeys(g["study"] for g in gs):
             sg = sorted((g for g in gs if g["study"] == study), key=lambda g: -g["eps"])
             c, mk, name = colors[study], markers[study], labels[study]
@@ -186,7 +220,7 @@ def figure_nstar(analysis: dict[str, Any]):
                 fit_notes.append((c, f"{name}: {_fit_label(f)}"))
         for i, (c, text) in enumerate(fit_notes):  # per-panel numbers; the legend is shared by the panels
             ax.text(0.98, 0.04 + 0.07 * i, text, color=c, fontsize=7, ha="right", va="bottom", transform=ax.transAxes)
-        xs = np.array(sorted({1.0 / g["eps"] for g in gs}))
+        xs = np.array(sorted({1.0 / g["eps"] for g in analysis["groups"] if g["d"] == d}))
         if xs.size:
             xe = np.geomspace(xs.min(), xs.max(), 60)
             for paradigm, r in ref.items():
@@ -263,9 +297,10 @@ def figure_success(analysis: dict[str, Any]):
     import matplotlib  # lazy: a heavy library, needed only to draw
     from matplotlib import colors as mcolors  # lazy, as above
 
-    studies = list(dict.fromkeys(g["study"] for g in analysis["groups"]))
+    lower = _lower_studies(analysis)  # a proofs-only study proves no n* <= n: nothing to draw
+    studies = list(dict.fromkeys(g["study"] for g in analysis["groups"] if g["study"] not in lower))
     labels = study_labels(analysis)
-    dims = _dims(analysis)
+    dims = sorted({g["d"] for g in analysis["groups"] if g["study"] in studies})
     fig, axes = _new_figure(max(len(dims), 1), max(len(studies), 1), height=2.5)
     cmap = matplotlib.colormaps["viridis"]
     for i, study in enumerate(studies):
@@ -310,13 +345,24 @@ def figure_gap(analysis: dict[str, Any]):
     conf = analysis["analysis"]["confidence"]
     ref = analysis.get("reference", {})
     for ax, d in zip(axes[0], dims):
-        rows = sorted((r for r in gap if r["d"] == d), key=lambda r: -r["eps"])
-        if not rows:
+        bounds = _best_bounds([r for r in gap if r["d"] == d and r.get("bound") == "lower"])
+        rows = sorted((r for r in gap if r["d"] == d and r.get("bound") != "lower"), key=lambda r: -r["eps"])
+        if bounds:
+            xb = np.array([1.0 / r["eps"] for r in bounds])
+            yb = np.array([r["bracket"][0] or np.nan for r in bounds], float)
+            lb = np.array([r["ci"][0] or np.nan for r in bounds], float)
+            ax.fill_between(xb, lb, yb, color="#c0392b", alpha=0.15, lw=0)
+            ax.plot(xb, yb, "-", color="#c0392b", marker="^", ms=4.5, lw=1.2,
+                    label="certified lower bound: median n_lower / median n_upper")
+            for xi, r in zip(xb, bounds):
+                ax.annotate(f"{r['bracket'][0]:.3g}x" if r["bracket"][0] else "", (xi, r["bracket"][0] or 1),
+                            textcoords="offset points", xytext=(0, 5), ha="center", fontsize=6, color="#c0392b")
+        if not rows and not bounds:
             ax.text(0.5, 0.5, "no eps shared by the two studies", ha="center", va="center", transform=ax.transAxes)
             ax.set_title(f"d = {d}")
             continue
-        x = np.array([1.0 / r["eps"] for r in rows])
-        top = _top([v for r in rows for v in (*r["ci"], *r["bracket"])])
+        x = np.array([1.0 / r["eps"] for r in rows] + [1.0 / r["eps"] for r in bounds])
+        top = _top([v for r in rows + bounds for v in (*r["ci"], *r["bracket"])])
         for xi, r in zip(x, rows):
             lo = r["ci"][0] if r["ci"][0] is not None else r["bracket"][0] or 0.0
             hi = r["ci"][1] if r["ci"][1] is not None else top
@@ -324,7 +370,9 @@ def figure_gap(analysis: dict[str, Any]):
             if r["ratio"] is not None:
                 ax.plot([xi], [r["ratio"]], "o", color="#333333", ms=4, mfc="#333333" if r["determined"] else "white")
         ok = np.array([r["ratio"] if r["ratio"] is not None else np.nan for r in rows], float)
-        ax.plot(x, ok, "-", color="#333333", lw=1.0, label=f"ratio of medians ({int(round(conf * 100))}% CI)")
+        if rows:
+            ax.plot(x[: len(rows)], ok, "-", color="#333333", lw=1.0,
+                    label=f"ratio of medians ({int(round(conf * 100))}% CI)")
         if "neuron" in ref and "weight" in ref:
             xe = np.geomspace(x.min(), x.max(), 60)
             e = 1.0 / xe
@@ -336,11 +384,66 @@ def figure_gap(analysis: dict[str, Any]):
         ax.set_yscale("log")
         ax.set_xlabel("1 / eps")
         ax.set_ylabel("ratio of median n*")
-        ax.set_title(f"d = {d}: {rows[0]['numerator']} / {rows[0]['denominator']}")
+        ax.set_title(f"d = {d}: {rows[0]['numerator']} / {rows[0]['denominator']}" if rows else f"d = {d}")
         _plain_ticks(ax)
         ax.grid(True, lw=0.3, alpha=0.6)
-        ax.legend(loc="upper left", frameon=False)
+        ax.legend(loc="upper left", frameon=False, fontsize=6)
     fig.suptitle("The gap: ratio of median minimal widths", fontsize=10)
+    return fig
+
+
+def _best_bounds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At each eps, the frontier's strongest certified lower bound of the ratio (over its weight denominators)."""
+    best: dict[float, dict[str, Any]] = {}
+    for r in rows:
+        b = r["bracket"][0]
+        if b is not None and (r["eps"] not in best or b > (best[r["eps"]]["bracket"][0] or 0.0)):
+            best[r["eps"]] = r
+    return [best[e] for e in sorted(best, reverse=True)]
+
+
+def figure_frontier(analysis: dict[str, Any]):
+    """The certified lower end of neuron n* against d, one panel per eps shared by several d, with the
+    shapes d/eps and 1/eps through the d = 2 point (the two versions of the paper's bound)."""
+    rows = analysis.get("frontier", [])
+    eps_d: dict[float, set[int]] = {}
+    for r in rows:
+        eps_d.setdefault(r["eps"], set()).add(r["d"])
+    shared = sorted((e for e, ds in eps_d.items() if len(ds) >= 2), reverse=True)
+    fig, axes = _new_figure(max(len(shared), 1), width=3.0, height=2.9)
+    certified = {(g["d"], g["eps"]): g for g in analysis["groups"]
+                 if g["paradigm"] == "neuron" and g["study"] not in _lower_studies(analysis) and g["median"] is not None}
+    for ax, eps in zip(axes[0], shared):
+        rs = sorted((r for r in rows if r["eps"] == eps), key=lambda r: r["d"])
+        for study in dict.fromkeys(r["study"] for r in rs):
+            sr = [r for r in rs if r["study"] == study and r["median_n_lower"] is not None]
+            if not sr:
+                continue
+            ds = np.array([r["d"] for r in sr], float)
+            y = np.array([r["median_n_lower"] for r in sr], float)
+            lo = np.array([r["ci"][0] or np.nan for r in sr], float)
+            hi = np.array([r["ci"][1] or np.nan for r in sr], float)
+            ax.errorbar(ds, y, yerr=[y - lo, hi - y], fmt="-^", color="#c0392b", ms=4.5, lw=1.2, capsize=2,
+                        label=f"{study}: median n_lower (proven)")
+            base = sr[0]
+            dd = np.linspace(ds.min(), ds.max(), 20)
+            ax.plot(dd, base["median_n_lower"] * dd / base["d"], color="0.45", ls=(0, (5, 3)), lw=0.9,
+                    label="shape d / eps (v1)")
+            ax.plot(dd, np.full_like(dd, base["median_n_lower"]), color="0.65", ls=(0, (1, 2)), lw=0.9,
+                    label="shape 1 / eps (v3)")
+        cs = sorted(((d, g) for (d, e), g in certified.items() if e == eps), key=lambda t: t[0])
+        if cs:
+            ax.plot([d for d, _ in cs], [g["median"] for _, g in cs], "o", color="#1f3b73", ms=4,
+                    label="certified median n*")
+        ax.set_xlabel("input dimension d")
+        ax.set_ylabel("neuron pruning: width")
+        ax.set_title(f"eps = {eps:g}")
+        ax.set_xticks(sorted(eps_d[eps]))
+        ax.grid(True, lw=0.3, alpha=0.6)
+    if shared:
+        handles, labs = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labs, loc="outside lower center", ncol=2, frameon=False)
+    fig.suptitle("Neuron pruning against d: the certified lower end of n*", fontsize=10)
     return fig
 
 
@@ -354,7 +457,8 @@ def _plain_ticks(ax: Any) -> None:
         axis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
 
 
-_BUILDERS = {"nstar": figure_nstar, "success": figure_success, "gap": figure_gap, "targets": figure_targets}
+_BUILDERS = {"nstar": figure_nstar, "success": figure_success, "gap": figure_gap, "targets": figure_targets,
+             "frontier": figure_frontier}
 
 
 def save_figure(fig: Any, folder: Path, name: str) -> dict[str, Any]:
@@ -378,6 +482,8 @@ def make_figures(analysis: dict[str, Any], folder: Path) -> dict[str, dict[str, 
     with matplotlib.rc_context(STYLE):
         for name in FIGURES:
             if name == "gap" and not analysis["gap"]:
+                continue
+            if name == "frontier" and len({r["d"] for r in analysis.get("frontier", [])}) < 2:
                 continue
             if name == "targets" and not any(r["median_mid"] is not None for r in analysis.get("targets", [])):
                 continue

@@ -140,15 +140,17 @@ def render_html(
         "brackets are shown beside it; a median unbounded above is left out. The confidence intervals re-fit the "
         "medians of paired bootstrap resamples of the seeds.</p>",
     ]
-    if analysis["gap"]:
-        pair = analysis["gap"][0]
+    main_gap = [r for r in analysis["gap"] if r.get("bound") != "lower"]
+    if main_gap:
+        pair = main_gap[0]
         parts += [
             "<h2>The gap ratio</h2>",
             html_figure(figures, "gap", "gap ratio",
                     f"Ratio of the median n* of <b>{esc(pair['numerator'])}</b> to that of <b>{esc(pair['denominator'])}</b> "
                     f"at each eps they share, with {conf} paired bootstrap intervals; grey: the ratio of the two reference curves."),
-            html_table(["d", "eps", "ratio of medians", f"{conf} CI", "paired seeds"], _gap_rows(analysis["gap"])),
+            html_table(["d", "eps", "ratio of medians", f"{conf} CI", "paired seeds"], _gap_rows(main_gap)),
         ]
+    parts += _frontier_html(analysis, figures, conf)
     if "targets" in figures:
         parts += [
             "<h2>Network targets: n* against the target width K</h2>",
@@ -195,6 +197,50 @@ def render_html(
     return "\n".join(p for p in parts if p)
 
 
+def _frontier_html(analysis: dict[str, Any], figures: dict[str, dict[str, Any]], conf: str) -> list[str]:
+    """The certified frontier: what the proofs-only studies proved, and what is fitted to it."""
+    rows = analysis.get("frontier", [])
+    if not rows:
+        return []
+    bounds = [r for r in analysis["gap"] if r.get("bound") == "lower"]
+    lower_fits = [f for f in analysis["fits"] if f.get("of") == "n_lower"]
+    out = [
+        "<h2>The certified frontier: proven lower ends of neuron n*</h2>",
+        "<div class='box'><p><b>What is proven.</b> A proofs-only search (study key <code>bound = \"lower\"</code>) "
+        "asks the exact solver only for proofs that <i>no</i> neuron-pruned subnetwork of width n reaches eps "
+        "(infeasible sampled programs, rows rounded outwards, a margin of no_margin above eps; no solver tolerance "
+        "is trusted). Its n_lower means: every narrower width is proven to have no mask within eps, so "
+        "n* &ge; n_lower for that seed. Each number in the table below is the median over seeds of such proven "
+        "bounds. The gap ratio's lower end divides it by the median width at which weight pruning <i>certified</i> "
+        "a ticket, so n*_neuron / n*_weight is at least that, as a ratio of medians over the paired seeds. "
+        "<b>What is fitted.</b> The power laws n_lower ~ C eps^-alpha and the theory shapes are fits to these "
+        "bounds, not proofs; the true n* lies above the curve.</p></div>",
+        html_table(["study", "d", "eps", "median n_lower", f"{conf} CI", "seeds", "settled (n* certified)"],
+                   [[esc(r["study"]), str(r["d"]), _n(r["eps"]), _n(r["median_n_lower"]), _ci(r["ci"]),
+                     str(r["seeds"]), str(r["settled"])] for r in rows]),
+    ]
+    if bounds:
+        out += [
+            "<h3>The gap, certified from below</h3>",
+            html_table(["d", "eps", "numerator (n_lower)", "denominator (n_upper)",
+                        "certified lower bound of the ratio", f"{conf} CI (lower end)", "paired seeds"],
+                       [[str(r["d"]), _n(r["eps"]), esc(r["numerator"]), esc(r["denominator"]), _n(r["bracket"][0]),
+                         _n(r["ci"][0]), str(r["pairs"])] for r in bounds]),
+        ]
+    if lower_fits:
+        out += ["<h3>Growth of the lower end</h3>",
+                html_table(["study", "d", "model", f"parameters [{conf} CI]", "R&sup2;", "eps fitted",
+                            "fits on the bracket ends (lower to upper)", "eps left out (median unbounded)"],
+                           _fit_rows(lower_fits))]
+    if "frontier" in figures:
+        out.append(html_figure(
+            figures, "frontier", "n_lower against d",
+            "Median certified n_lower of neuron pruning against d at each eps shared by several d (triangles: proven "
+            f"lower bounds, {conf} bootstrap bars), with the shapes d/eps (the paper's v1) and 1/eps (v3) drawn "
+            "through the d = 2 point, and certified median n* where the exact search settled it."))
+    return out
+
+
 def render_markdown(analysis: dict[str, Any], folder: str) -> str:
     """The short summary printed at the end of a run."""
     t = analysis["trials"]
@@ -210,12 +256,21 @@ def render_markdown(analysis: dict[str, Any], folder: str) -> str:
         for f in analysis["fits"]:
             params = "; ".join(f"{k} = {_n(v['estimate'])} {_ci(v['ci'])}" for k, v in f["params"].items())
             lines.append(f"| {f['study']} | {f['d']} | {f['formula']} | {params} | {len(f['eps_fitted'])} |")
-    if analysis["gap"]:
+    main_gap = [r for r in analysis["gap"] if r.get("bound") != "lower"]
+    if main_gap:
         lines += ["", "Gap ratio of medians at the smallest shared eps:"]
-        for d in sorted({r["d"] for r in analysis["gap"]}):
-            r = min((r for r in analysis["gap"] if r["d"] == d), key=lambda r: r["eps"])
+        for d in sorted({r["d"] for r in main_gap}):
+            r = min((r for r in main_gap if r["d"] == d), key=lambda r: r["eps"])
             value = _n(r["ratio"]) if r["determined"] else f"{_n(r['ratio'])} (in {_ci(r['bracket'])})"
             lines.append(f"- d = {d}, eps = {_n(r['eps'])}: {r['numerator']} / {r['denominator']} = {value}, {conf} CI {_ci(r['ci'])}")
+    bounds = [r for r in analysis["gap"] if r.get("bound") == "lower" and r["bracket"][0] is not None]
+    if bounds:
+        lines += ["", "Certified lower bound of the gap ratio (median n_lower / median n_upper) at the smallest eps:"]
+        for d in sorted({r["d"] for r in bounds}):
+            e = min(r["eps"] for r in bounds if r["d"] == d)
+            r = max((r for r in bounds if r["d"] == d and r["eps"] == e), key=lambda r: r["bracket"][0])
+            lines.append(f"- d = {d}, eps = {_n(e)}: {r['numerator']} / {r['denominator']} >= {_n(r['bracket'][0])} "
+                         f"({r['pairs']} paired seeds)")
     if analysis.get("targets"):
         lines += ["", "Network targets, median n* against the target width K (smallest eps of each study and d):"]
         for (family, d) in dict.fromkeys((r["family"], r["d"]) for r in analysis["targets"]):

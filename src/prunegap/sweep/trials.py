@@ -64,6 +64,7 @@ class Trial:
     target: str = "neuron"  # "neuron" or "network"
     target_width: int = 1  # K of a network target
     target_depth: int = 1  # L of a network target
+    bound: str = "both"  # "lower": proofs only (not in the key: the study's name says which)
 
     @property
     def key(self) -> str:
@@ -313,7 +314,8 @@ def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dic
         emit(_step_event(n, outcome, outcome.search_status == "yes" and (best is None or n < best)))
 
     result = api.width(setting, seed=trial.seed, eps=trial.eps, paradigm=trial.paradigm, method=trial.method,
-                   max_width=trial.max_width, on_start=start, on_step=step, **dict(trial.options))
+                   max_width=trial.max_width, on_start=start, on_step=step, bound=trial.bound,
+                   **dict(trial.options))
     search = result.search
     assert search is not None
     outcome = search.outcome
@@ -330,7 +332,10 @@ def _search(trial: Trial, tracker: Tracker, report: Report | None = None) -> dic
         status, limit = "certified", None
     else:
         status = "unknown"
-        if search.n_upper is None and search.n_lower > trial.max_width:
+        if trial.bound == "lower":
+            # a proofs-only search: its result is n_lower, and "unknown" says only that n* is not settled
+            limit = "bound lower (proofs only)"
+        elif search.n_upper is None and search.n_lower > trial.max_width:
             limit = f"max_width ({trial.max_width})"
         else:
             limit = outcome.limit or (f"undecided at width(s) {undecided[:8]}" if undecided else "undecided")

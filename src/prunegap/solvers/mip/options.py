@@ -46,6 +46,7 @@ class MIPOptions:
     no_margin: float = 1e-6  # "no" is proven for eps + no_margin (absorbs the solver's tolerance)
     initial_density: float = 2.0  # d = 2: the first sample is a grid of about initial_density / eps points
     initial_points: int = 512  # d >= 3: seeded points on the sphere in the first sample
+    initial_max_points: int = 200_000  # d = 2: at most this many grid points in the first sample
     witnesses: int = 16  # d >= 3: worst points asked of the evaluator per candidate
     max_new_points: int = 64  # points added per round, worst first
     near_cut: float = 1.0  # also add the peaks above near_cut * eps of a rejected candidate (1: only violations)
@@ -83,6 +84,7 @@ class MIPOptions:
         check_positive_float("no_margin", o.no_margin)
         check_positive_float("initial_density", o.initial_density)
         check_int("initial_points", o.initial_points, minimum=1)
+        check_int("initial_max_points", o.initial_max_points, minimum=16)
         check_int("witnesses", o.witnesses, minimum=1)
         check_int("max_new_points", o.max_new_points, minimum=1)
         check_positive_float("min_error_rtol", o.min_error_rtol, allow_zero=True)

@@ -38,15 +38,16 @@ def initial_points(setting: Setting, w: np.ndarray, seed: int, eps: float, opts:
     """The first sample: deterministic in (setting, seed, eps, options).
 
     d = 1: both points of the sphere (the sample is then complete).
-    d = 2: a grid of about initial_density / eps angles, phase-locked to w,
-    so that the maximum of f and its neighbourhood are sampled.
+    d = 2: a grid of about initial_density / eps angles (at most
+    initial_max_points), phase-locked to w, so that the maximum of f and its
+    neighbourhood are sampled.
     d >= 3: +-w, +-e_j and seeded uniform points.
     """
     d = setting.d
     if d == 1:
         return np.array([[1.0], [-1.0]])
     if d == 2:
-        m = int(min(max(16, math.ceil(opts.initial_density / eps)), 200_000))
+        m = int(min(max(16, math.ceil(opts.initial_density / eps)), opts.initial_max_points))
         t = math.atan2(w[1], w[0]) + _TWO_PI * np.arange(m) / m
         return np.stack([np.cos(t), np.sin(t)], axis=1)
     wn = w / np.linalg.norm(w)

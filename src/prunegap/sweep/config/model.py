@@ -59,6 +59,10 @@ class Study:
     #: study per K (named "<family>-K<K>"), so every per-study analysis (medians, fits) is per K,
     #: and the report draws n* against K per family.  None: not part of a K list.
     family: str | None = None
+    #: What each trial's search settles: "both" (n* itself) or "lower" (proofs of "no" only: the
+    #: certified frontier n_lower, docs/guide.md "The frontier").
+    bound: str = "both"
+    seeds: tuple[int, ...] | None = None  # the study's own seeds (None: the sweep's)
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -77,6 +81,10 @@ class Study:
             "max_width": self.max_width,
             "options": dict(self.options),
         }
+        if self.bound != "both":
+            out["bound"] = self.bound  # like target below: the key only where it is set
+        if self.seeds is not None:
+            out["seeds"] = list(self.seeds)
         if self.target != "neuron":
             # only network studies carry the key: one-neuron studies (every folder written before
             # network targets) keep their fingerprint, so their results folders still resume
@@ -92,6 +100,10 @@ class Study:
         }
         if self.target != "neuron":
             out.update(target=self.target, target_width=target_widths or self.target_width, target_depth=self.target_depth)
+        if self.bound != "both":
+            out["bound"] = self.bound
+        if self.seeds is not None:
+            out["seeds"] = list(self.seeds)
         if self.options:
             out["options"] = dict(self.options)
         return out
@@ -214,13 +226,13 @@ class SweepConfig:
         for s in self.studies:
             for d, epss in s.grid:
                 for eps in epss:
-                    for seed in self.seeds:
+                    for seed in (s.seeds if s.seeds is not None else self.seeds):
                         out.append(
                             Trial(
                                 study=s.name, paradigm=s.paradigm, method=s.method, d=d, eps=eps, seed=seed,
                                 init=self.init, output=self.output, norm=self.norm, max_width=s.max_width,
                                 options=s.options, time_limit=self.time_limit, target=s.target,
-                                target_width=s.target_width, target_depth=s.target_depth,
+                                target_width=s.target_width, target_depth=s.target_depth, bound=s.bound,
                             )
                         )
         return out
@@ -258,8 +270,9 @@ class SweepConfig:
         """(numerator, denominator) of the gap ratio, or None when undefined."""
         if self.analysis.gap is not None:
             return self.analysis.gap
-        num = next((s.name for s in self.studies if s.paradigm == "neuron"), None)
-        den = next((s.name for s in self.studies if s.paradigm == "weight"), None)
+        # a proofs-only study has no n* to divide: its ratio is the frontier's lower bound (report/analysis)
+        num = next((s.name for s in self.studies if s.paradigm == "neuron" and s.bound == "both"), None)
+        den = next((s.name for s in self.studies if s.paradigm == "weight" and s.bound == "both"), None)
         return (num, den) if num and den else None
 
     # identity ----------------------------------------------------------------
@@ -323,5 +336,7 @@ class SweepConfig:
 
     def summary(self) -> str:
         """One line: what the sweep runs."""
-        parts = [f"{s.name} (d={','.join(map(str, s.dims))}; {sum(len(e) for _, e in s.grid)} (d, eps))" for s in self.studies]
+        parts = [f"{s.name} (d={','.join(map(str, s.dims))}; {sum(len(e) for _, e in s.grid)} (d, eps)"
+                 f"{f'; {len(s.seeds)} seeds' if s.seeds is not None else ''}{'; lower bound' if s.bound == 'lower' else ''})"
+                 for s in self.studies]
         return f"{len(self.seeds)} seeds x [{'; '.join(parts)}] = {len(self.trials())} trials"

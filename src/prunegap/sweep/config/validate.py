@@ -20,7 +20,8 @@ from typing import Any, Iterable
 from ...exceptions import InvalidArgument, suggest
 from ...patterns import PATTERNS, Pattern, parse_nm
 from ...setting import INITS, NORMS, OUTPUTS, TARGETS, Setting
-from ...solvers.base import DEFAULT_METHOD, KNOWN_SOLVER_OPTIONS, get_method, installed_method, known_methods, method_options
+from ...solvers.base import (BOUNDS, DEFAULT_METHOD, KNOWN_SOLVER_OPTIONS, check_bound, get_method, installed_method,
+                             known_methods, method_options)
 from ...torch import cuda_available
 from ...torch.data import DATASETS
 from .model import DEFAULT_FIT, FITS, Analysis, PopupStudy, Study, SweepConfig
@@ -33,7 +34,7 @@ _SETTING_KEYS = ("init", "output", "norm")
 _ANALYSIS_KEYS = ("confidence", "delta", "bootstrap", "gap", "fit_eps_max")
 _QUICK_KEYS = ("seeds", "dims", "eps", "time_limit")
 _STUDY_KEYS = ("name", "paradigm", "method", "dims", "eps", "eps_floor", "quick_eps_floor", "grid", "max_width", "options", "fit",
-               "target", "target_width", "target_depth")
+               "target", "target_width", "target_depth", "bound", "seeds", "quick_grid")
 _MAX_TARGET_WIDTH = 4096  # as Setting.target_width
 _MAX_TARGET_DEPTH = 64  # as Setting.target_depth
 #: Tables a user's file lays over the defaults key by key (every other key replaces the default whole).
@@ -208,7 +209,8 @@ def resolve(raw: dict[str, Any], v: Validator, *, quick: bool, source: str, stor
                     known[st["paradigm"]].append(st["method"])
     studies: list[Study] = []
     for i, st in enumerate(studies_raw):
-        study = _study(v, st, f"studies[{i}]", known, dims, eps_default, quick=quick, quick_eps=quick_eps, stored=stored)
+        study = _study(v, st, f"studies[{i}]", known, dims, eps_default, quick=quick, quick_eps=quick_eps, stored=stored,
+                       quick_seeds=quick_seeds)
         studies.extend(_targets(v, st, f"studies[{i}]", study, norm=norm, init=init, output=output, stored=stored))
     names = [s.name for s in studies]
     for name in names:
@@ -365,6 +367,7 @@ def _study(
     quick: bool,
     quick_eps: tuple[float, ...] | None,
     stored: bool = False,
+    quick_seeds: tuple[int, ...] | None = None,
 ) -> Study:
     st = v.table(raw, path)
     v.keys(st, path, _STUDY_KEYS)
@@ -400,6 +403,24 @@ def _study(
         except InvalidArgument as exc:
             raise v.fail(f"{path}.options: {exc}") from None
     opts = tuple(sorted(options.items()))
+    bound = v.choice(st.get("bound", "both"), f"{path}.bound", BOUNDS)
+    if bound != "both" and not stored:
+        solver = installed_method(paradigm, method)
+        if solver is not None:  # a pair not installed yet is skipped with a note, as everywhere
+            try:
+                check_bound(bound, solver)
+            except InvalidArgument as exc:
+                raise v.fail(f"{path}.bound: {exc}") from None
+    seeds = v.seeds(st["seeds"], f"{path}.seeds") if "seeds" in st else None
+    if quick and seeds is not None and quick_seeds is not None:
+        # --quick cuts a study's own seeds to the quick ones (all of them where none are shared)
+        seeds = tuple(x for x in seeds if x in quick_seeds) or seeds
+    if quick and "quick_grid" in st:
+        st = {k: x for k, x in st.items() if k not in ("grid", "dims", "eps", "eps_floor", "quick_eps_floor")}
+        st["grid"] = st.pop("quick_grid")
+        quick_eps = None  # the study's own quick grid replaces the quick eps
+    elif "quick_grid" in st:
+        v.table(st["quick_grid"], f"{path}.quick_grid")
 
     if "grid" in st:
         for other in ("dims", "eps", "eps_floor", "quick_eps_floor"):
@@ -440,5 +461,5 @@ def _study(
             grid[d] = kept
     return Study(
         name=name, paradigm=paradigm, method=method, grid=tuple(sorted(grid.items())),
-        max_width=max_width, options=opts, fit=fit,
+        max_width=max_width, options=opts, fit=fit, bound=bound, seeds=seeds,
     )

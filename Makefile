@@ -11,6 +11,9 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	# torch is pinned here, not in the package: 2.13.0 is the CPU build on this machine's disk (another
+	# version pulls a multi-GB CUDA build); the package itself takes any torch >= 2.1
+	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[test,torch,dask]"
 	touch $(STAMP)
 

@@ -138,3 +138,13 @@ def test_missing_option_and_unknown_command(capsys):
 def test_version(capsys):
     code, out, _ = run(["--version"], capsys)
     assert code == 0 and out.startswith("prunegap ")
+
+
+def test_python_dash_m_prunegap_is_the_command():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "prunegap", "width", "--paradigm", "neuron", "--bound", "banana",
+                        "--d", "2", "--seed", "0", "--eps", "0.1", "--out", "unused"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "prunegap: error: bound must be one of 'both', 'lower', got 'banana'"]

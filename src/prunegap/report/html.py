@@ -237,7 +237,8 @@ def _frontier_html(analysis: dict[str, Any], figures: dict[str, dict[str, Any]],
             figures, "frontier", "n_lower against d",
             "Median certified n_lower of neuron pruning against d at each eps shared by several d (triangles: proven "
             f"lower bounds, {conf} bootstrap bars), with the shapes d/eps (the paper's v1) and 1/eps (v3) drawn "
-            "through the d = 2 point, and certified median n* where the exact search settled it."))
+            "through the d = 2 point. The medians are over the frontier study's own seeds: a median of n* over other seeds "
+            "is not comparable with them point by point."))
     return out
 
 

@@ -565,3 +565,18 @@ def test_workers_that_cannot_import_prunegap_stop_the_sweep_with_one_line(tmp_pa
         run_sweep(cfg, tmp_path / "n", executor=NoPrunegapHere(good=3))
     rows = rows_of(tmp_path / "n")
     assert len(rows) <= 3 and all(r["status"] == "certified" for r in rows)  # what finished is kept, nothing failed
+
+
+@pytest.mark.parametrize("value", ["0.5", True, b"1"])
+def test_a_number_option_given_as_text_or_bool_is_refused_up_front(value, tmp_path):
+    # float("0.5") passed the check while the raw string went on to the solver (a TypeError in a trial)
+    from prunegap.solvers.mip import MIPOptions
+    from prunegap.sweep import parse_config
+
+    with pytest.raises(InvalidArgument, match="initial_density must be a positive number"):
+        MIPOptions.from_kwargs({"initial_density": value})
+    if not isinstance(value, bytes):  # TOML has no bytes
+        doc = {"seeds": 1, "studies": [{"paradigm": "neuron", "method": "mip", "grid": {"d2": [0.1]},
+                                        "options": {"initial_density": value}}]}
+        with pytest.raises(InvalidArgument, match=r"studies\[0\]\.options: initial_density"):
+            parse_config(doc)

@@ -44,10 +44,10 @@ def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
 
 
 def check_positive_float(name: str, value: Any, *, allow_zero: bool = False, maximum: float | None = None) -> float:
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise InvalidArgument(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number, got {_show(value)}") from None
+    # a number only: float("0.5") or float(True) would pass here while the raw value travels on
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidArgument(f"{name} must be a {'non-negative' if allow_zero else 'positive'} number, got {_show(value)}")
+    x = float(value)
     ok = math.isfinite(x) and (x >= 0 if allow_zero else x > 0)
     if maximum is not None:
         ok = ok and x <= maximum

@@ -80,6 +80,10 @@ def test_a_lower_bound_study_needs_a_method_with_proofs(tmp_path):
     assert {t.seed for t in cfg.trials()} == {1, 3} and {t.bound for t in cfg.trials()} == {"lower"}
     again = load_config(write(tmp_path, cfg.to_toml(), "again.toml"))
     assert again.fingerprint() == cfg.fingerprint() and again.trials() == cfg.trials()
+    # a broken quick grid is refused without --quick too, by its own name
+    broken = ok + 'quick_grid = { d2 = [2.0] }\n'
+    with pytest.raises(InvalidArgument, match=r"studies\[0\]\.quick_grid\.d2"):
+        load_config(write(tmp_path, broken, "broken.toml"))
     # a study without the new keys keeps its fingerprint: they enter the identity only where set
     plain = load_config(write(tmp_path, ok.replace('bound = "lower"\n', "").replace("seeds = [1, 3]\n", ""), "p.toml"))
     assert "bound" not in plain.experiment()["studies"][0] and "seeds" not in plain.experiment()["studies"][0]

@@ -205,13 +205,6 @@ def _ticket_of(instance: Instance, outcome: Outcome) -> Masks:
     return Masks.empty(instance.width, instance.d)
 
 
-def _work(decide: Any) -> int:
-    """The solver work (conflicts or nodes) a width oracle has spent so far (0 when it does not count)."""
-    solver = getattr(decide, "solver", None)
-    stats = getattr(solver, "stats", None)
-    return int(getattr(stats, "work", 0))
-
-
 def _proof_entry(width: int, outcome: Outcome, work: int) -> dict[str, Any]:
     """A proof of "no" at ``width``, as result.json lists it: its size and its margin."""
     st = outcome.stats
@@ -318,10 +311,11 @@ def width(
     inner = decide
 
     def decide(n: int) -> Outcome:
-        work = _work(inner)
+        # an oracle that counts its work says so (WidthOracle.work); a closure counts none
+        work = getattr(inner, "work", 0)
         outcome = inner(n)
         if outcome.search_status == "no" and outcome.stats.get("proof_width") == n:
-            proofs.append(_proof_entry(n, outcome, _work(inner) - work))
+            proofs.append(_proof_entry(n, outcome, getattr(inner, "work", 0) - work))
         if on_step is not None:
             on_step(n, outcome)
         return outcome

@@ -87,7 +87,7 @@ _THREADS = typer.Option(
 _CONFLICT_LIMIT = typer.Option(
     None, "--conflict-limit",
     help="CP-SAT conflicts per decision of the exact solvers (deterministic; default 5,000,000, with --bound "
-    "lower 2,000).")
+    f"lower {api.LOWER_LIMITS['conflict_limit']:,}).")
 _LOCAL_SEARCH = typer.Option(
     None, "--local-search",
     help="Tabu-search moves the exact solvers try per decision before CP-SAT (0: off; default: 300 for neuron "
@@ -242,7 +242,8 @@ def width(
     conflict_limit: Optional[int] = _CONFLICT_LIMIT,
     search_conflict_limit: Optional[int] = typer.Option(
         None, "--search-conflict-limit",
-        help="CP-SAT conflicts of the whole search (deterministic; default none, with --bound lower 20,000)."),
+        help="CP-SAT conflicts of the whole search (deterministic; default none, with --bound lower "
+        f"{api.LOWER_LIMITS['search_conflict_limit']:,})."),
     out: Path = _OUT,
     as_json: bool = _JSON,
 ) -> None:

@@ -44,6 +44,12 @@ def _ci(pair: list[float | None]) -> str:
     return f"[{_n(pair[0])}, {_n(pair[1])}]"
 
 
+def _fit_header(conf: str) -> list[str]:
+    """The columns of a fits table (:func:`_fit_rows`)."""
+    return ["study", "d", "model", f"parameters [{conf} CI]", "R&sup2;", "eps fitted",
+            "fits on the bracket ends (lower to upper)", "eps left out (median unbounded)"]
+
+
 def _fit_rows(fits: list[dict[str, Any]]) -> list[list[str]]:
     rows = []
     for f in fits:
@@ -132,8 +138,7 @@ def render_html(
             "with an open circle at its midpoint (a triangle marks a bar unbounded above).",
         ),
         "<h2>Scaling fits</h2>",
-        html_table(["study", "d", "model", f"parameters [{conf} CI]", "R&sup2;", "eps fitted",
-                "fits on the bracket ends (lower to upper)", "eps left out (median unbounded)"],
+        html_table(_fit_header(conf),
                _fit_rows(analysis["fits"])) if analysis["fits"] else "<p>No fit: a study needs at least two eps whose median is bounded.</p>",
         "<p>Least squares on the medians (log n* for the power law, n* for the log law). A median that undecided "
         "trials leave open enters with the midpoint of its bracket, and the fits on the lower and upper ends of the "
@@ -229,8 +234,7 @@ def _frontier_html(analysis: dict[str, Any], figures: dict[str, dict[str, Any]],
         ]
     if lower_fits:
         out += ["<h3>Growth of the lower end</h3>",
-                html_table(["study", "d", "model", f"parameters [{conf} CI]", "R&sup2;", "eps fitted",
-                            "fits on the bracket ends (lower to upper)", "eps left out (median unbounded)"],
+                html_table(_fit_header(conf),
                            _fit_rows(lower_fits))]
     if "frontier" in figures:
         out.append(html_figure(

@@ -62,6 +62,12 @@ class WidthOracle:
         self.calls = 0
         self.deadline = None if opts.search_time_limit is None else time.perf_counter() + opts.search_time_limit
 
+    @property
+    def work(self) -> int:
+        """Conflicts (CP-SAT) or nodes (HiGHS) of every decision so far: deterministic, what the search
+        cap ``search_conflict_limit`` counts."""
+        return self.solver.stats.work
+
     def _grow(self, width: int) -> None:
         if self.solver.U.shape[0] < width:
             U, v = self.stream.take(width)
@@ -97,7 +103,7 @@ class WidthOracle:
             # the whole search is out of time: say so without solving (the search stops on this limit)
             return Outcome.from_bounds(self.eps, None, 0.0, math.inf, limit=SEARCH_TIME_LIMIT, stats={})
         cap = self.opts.search_conflict_limit
-        if cap is not None and self.solver.stats.work >= cap:
+        if cap is not None and self.work >= cap:
             # the whole search has spent its work: deterministic, unlike the wall clock above
             return Outcome.from_bounds(self.eps, None, 0.0, math.inf, limit=SEARCH_WORK_LIMIT, stats={})
         descend = self.opts.descend
@@ -113,7 +119,7 @@ class WidthOracle:
             work0 = self.solver.stats.work
             budget = self.solver.budget()
             if cap is not None:
-                budget.nodes = min(budget.nodes, max(1, cap - self.solver.stats.work))
+                budget.nodes = min(budget.nodes, max(1, cap - self.work))
             if self.deadline is not None:
                 left = self.deadline - t0
                 if self.yes_width is None:

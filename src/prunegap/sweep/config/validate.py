@@ -356,6 +356,14 @@ def _popup(v: Validator, raw: Any, init: str, output: str, *, stored: bool = Fal
         out.append(study)
     return out[0], out[1]
 
+def _grid(v: Validator, raw: Any, path: str) -> dict[int, tuple[float, ...]]:
+    """A ``{ d2 = [eps, ...], ... }`` table (a study's grid or quick_grid), validated."""
+    g = v.table(raw, path)
+    if not g:
+        raise v.fail(f"{path} must list at least one dimension, got an empty table")
+    return {v.dim_key(k, path): v.eps(e, f"{path}.{k}") for k, e in g.items()}
+
+
 def _study(
     v: Validator,
     raw: Any,
@@ -415,21 +423,15 @@ def _study(
     if quick and seeds is not None and quick_seeds is not None:
         # --quick cuts a study's own seeds to the quick ones (all of them where none are shared)
         seeds = tuple(x for x in seeds if x in quick_seeds) or seeds
-    if quick and "quick_grid" in st:
-        st = {k: x for k, x in st.items() if k not in ("grid", "dims", "eps", "eps_floor", "quick_eps_floor")}
-        st["grid"] = st.pop("quick_grid")
-        quick_eps = None  # the study's own quick grid replaces the quick eps
-    elif "quick_grid" in st:
-        v.table(st["quick_grid"], f"{path}.quick_grid")
-
-    if "grid" in st:
+    # validated even when unused, as [quick] is: a broken quick grid fails without --quick too
+    quick_grid = _grid(v, st["quick_grid"], f"{path}.quick_grid") if "quick_grid" in st else None
+    if quick and quick_grid is not None:
+        grid = quick_grid  # the study's own quick grid replaces its grid and the quick eps
+    elif "grid" in st:
         for other in ("dims", "eps", "eps_floor", "quick_eps_floor"):
             if other in st:
                 raise v.fail(f"{path} takes either grid or dims/eps/eps_floor, not both (got grid and {other})")
-        g = v.table(st["grid"], f"{path}.grid")
-        if not g:
-            raise v.fail(f"{path}.grid must list at least one dimension, got an empty table")
-        grid = {v.dim_key(k, f"{path}.grid"): v.eps(e, f"{path}.grid.{k}") for k, e in g.items()}
+        grid = _grid(v, st["grid"], f"{path}.grid")
         if quick and quick_eps is not None:
             grid = {d: tuple(e for e in es if e in quick_eps) or es for d, es in grid.items()}
     else:

@@ -9,12 +9,11 @@ OUT    ?= out
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	# torch is pinned here, not in the package: 2.13.0 is the CPU build on this machine's disk (another
-	# version pulls a multi-GB CUDA build); the package itself takes any torch >= 2.1
-	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[test,torch,dask]"
+	# The exact pins live in constraints.txt, not in the package (which takes any torch >= 2.1):
+	# torch 2.13.0 is the CPU build on this machine's disk, another version pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test,torch,dask]"
 	touch $(STAMP)
 
 # The main job: the gap experiment with its default sweep (resumable: rerun

@@ -200,8 +200,10 @@ def test_report_files(report_dir):
     folder, rep = report_dir
     for name in ("nstar", "gap", "success"):
         for ext in ("png", "pdf"):
-            p = folder / "figures" / f"{name}.{ext}"
-            assert p.is_file() and p.stat().st_size > 1000, p
+            for size in ("", "-1col"):  # two-column and one-column widths
+                p = folder / "figures" / f"{name}{size}.{ext}"
+                assert p.is_file() and p.stat().st_size > 1000, p
+                assert rep.figures[f"{name}{size}.{ext}"] == p
     assert (folder / "figures" / "nstar.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (folder / "figures" / "nstar.pdf").read_bytes()[:5] == b"%PDF-"
     summary = json.loads((folder / "summary.json").read_text())

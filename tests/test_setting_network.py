@@ -62,7 +62,7 @@ def test_target_uniform_on_circle():
 @pytest.mark.parametrize(
     "kwargs, needle",
     [
-        (dict(d=0), "d must be an integer >= 1, got 0"),
+        (dict(d=0), r"d must be an integer in \[1, 64\], got 0"),
         (dict(d=2, init="unifrom"), "did you mean 'uniform'"),
         (dict(d=2, output="tanh"), "output must be one of 'relu', 'linear'"),
         (dict(d=2, norm="l3"), "norm must be one of"),

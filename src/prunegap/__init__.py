@@ -30,8 +30,13 @@ __all__ = [
     "best_subset_sum",
     "network_error",
     "evaluate",
+    "ErrorBound",
     "solve",
     "width",
+    "SolveResult",
+    "WidthSearchResult",
+    "NetworkSolveResult",
+    "open_sweep",
 ]
 
 
@@ -45,8 +50,16 @@ def __getattr__(name: str):
         from . import errors
 
         return getattr(errors, name)
-    if name in ("solve", "width"):
+    if name == "ErrorBound":
+        from .errors._bound import ErrorBound
+
+        return ErrorBound
+    if name in ("solve", "width", "SolveResult", "WidthSearchResult", "NetworkSolveResult"):
         from . import api
 
         return getattr(api, name)
+    if name == "open_sweep":
+        from .report.opened import open_sweep
+
+        return open_sweep
     raise AttributeError(f"module 'prunegap' has no attribute {name!r}")

@@ -18,7 +18,7 @@ import numpy as np
 from ._validation import check_choice, check_int, check_positive_float, check_seed
 from ._version import __version__
 from .errors import ErrorBound
-from .io import atomic_write, write_json, write_ticket
+from .io import RESULT_FORMAT_VERSION, atomic_write, write_json, write_ticket
 from .masks import Masks
 from .network import Instance, UnitStream, draw_instance
 from .patterns import Pattern
@@ -26,9 +26,10 @@ from .search import WidthResult, minimal_width
 from .setting import Setting
 from .solvers.base import OBJECTIVES, Outcome, check_bound, get_method
 from .solvers.deep import DeepConstruction, LayerwiseConstruction, construct_deep
+from .subsetsum import _resolve_budget
 from .targets import AnyTarget, NeuronTarget, TargetNetwork
 
-__all__ = ["SolveResult", "WidthSearchResult", "solve", "width", "LOWER_LIMITS"]
+__all__ = ["SolveResult", "WidthSearchResult", "NetworkSolveResult", "solve", "width", "LOWER_LIMITS"]
 
 #: The deterministic work limits of a proofs-only width search (bound "lower") that a caller does not set:
 #: CP-SAT conflicts per decision and for the whole search (BENCHMARKS.md, "The certified frontier").
@@ -56,19 +57,25 @@ class SolveResult:
 
     @property
     def error_lower(self) -> float:
-        return self.outcome.error_lower
+        return float(self.outcome.error_lower)
 
     @property
     def error_upper(self) -> float:
-        return self.outcome.error_upper
+        return float(self.outcome.error_upper)
+
+    def __repr__(self) -> str:
+        # A few lines a notebook user reads at a glance: what was asked, the verdict and the bracket,
+        # the ticket's size.  The instance and the masks stay attributes (they are the bulk).
+        return "\n  ".join(_summary_lines(self))
 
     def to_dict(self) -> dict[str, Any]:
         o, m = self.outcome, self.masks
         ticket: ErrorBound | None = o.ticket_error
         d = {
+            "format_version": RESULT_FORMAT_VERSION,
             **self.config,
-            "error_lower": o.error_lower,
-            "error_upper": o.error_upper,
+            "error_lower": float(o.error_lower),
+            "error_upper": float(o.error_upper),
             "certified": o.status,
             "kept_units": m.kept_units,
             "kept_weights": m.kept_weights,
@@ -94,13 +101,25 @@ class SolveResult:
         return out
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)  # repr=False: SolveResult's summary, not the dataclass dump
 class WidthSearchResult(SolveResult):
+    """The minimal width n* (or the bracket n_lower <= n* <= n_upper), with the ticket at n_upper."""
+
     search: WidthResult | None = None
 
     @property
     def n_star(self) -> int | None:
         return self.search.n_star if self.search else None
+
+    @property
+    def n_lower(self) -> int | None:
+        """Every narrower width is proven not to certify (the bracket's lower end)."""
+        return self.search.n_lower if self.search else None
+
+    @property
+    def n_upper(self) -> int | None:
+        """The narrowest certified width found (None when none up to max_width)."""
+        return self.search.n_upper if self.search else None
 
 
 def _options_entry(options: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +134,7 @@ def _config(setting: Setting, seed: int, eps: float, paradigm: str, method: str,
     return cfg
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class NetworkSolveResult(SolveResult):
     """A result for a network target (Setting.target == "network").
 
@@ -139,6 +158,14 @@ class NetworkSolveResult(SolveResult):
     @property
     def n_star(self) -> int | None:
         return self.search.n_star if self.search else None
+
+    @property
+    def n_lower(self) -> int | None:
+        return self.search.n_lower if self.search else None
+
+    @property
+    def n_upper(self) -> int | None:
+        return self.search.n_upper if self.search else None
 
     @cached_property
     def deep(self) -> DeepConstruction | None:
@@ -175,6 +202,48 @@ class NetworkSolveResult(SolveResult):
         return out
 
 
+def _g(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def _summary_lines(r: SolveResult) -> list[str]:
+    """The repr of every result: the question, the verdict with its bracket, the ticket and its size."""
+    s, cfg = r.instance.setting, r.config
+    search: WidthResult | None = getattr(r, "search", None)
+    target = (f", target network {s.target_width}x{s.target_depth}" if isinstance(r.instance.target, TargetNetwork)
+              else "")
+    where = f"max_width={cfg['max_width']}" if search is not None else f"width={r.instance.width}"
+    head = (f"{type(r).__name__}({cfg['paradigm']}/{cfg['method']}, d={s.d} {s.init}/{s.output}/{s.norm}{target}, "
+            f"seed={cfg['seed']}, eps={_g(cfg['eps'])}, {where}):")
+    lo, up, eps = r.error_lower, r.error_upper, float(cfg["eps"])
+    side = "<= eps" if up <= eps else ("> eps" if lo > eps else "brackets eps")
+    verdict = f"certified {r.certified}: error in [{_g(lo)}, {_g(up)}] {side}"
+    if search is not None:
+        if search.n_star is not None:
+            n = f"n* = {search.n_star}"
+        elif search.n_upper is not None:
+            n = f"n* in [{search.n_lower}, {search.n_upper}]"
+        else:
+            n = f"n* >= {search.n_lower} (none certified up to {cfg['max_width']})"
+        verdict = f"{n}, {search.stats.get('calls', len(search.steps))} widths tried; at width {search.width}: {verdict}"
+    if r.outcome.limit:
+        verdict += f" (limit: {r.outcome.limit[:80]})"
+    lines = [head, verdict]
+    t = r.outcome.ticket_error
+    if t is not None:
+        lines.append(f"ticket error [{_g(t.lower)}, {_g(t.upper)}] by {t.method}")
+    st = r.outcome.stats
+    if getattr(r, "layerwise", False) and "total_weights" in st:  # the deep ticket's counts, without building it
+        kept, total = int(st["kept_weights"]), int(st["total_weights"])
+        size = f"kept {kept} of {total} weights of the deep network (density {kept / total if total else 0.0:.4g})"
+    else:
+        m = r.masks
+        size = (f"kept {m.kept_units} of {m.width} units, {m.kept_weights} of {m.total_weights} weights "
+                f"(density {m.density:.4g})")
+    lines.append(f"{size}; {r.seconds:.3g} s")
+    return lines
+
+
 def _target_config(target: AnyTarget) -> dict[str, Any]:
     """The target's entry of the config: w for the one neuron (a network target is stored whole at the end)."""
     return {"w": target.to_data()} if isinstance(target, NeuronTarget) else {}
@@ -190,6 +259,12 @@ def _result(instance: Instance, outcome: Outcome, solver: Any, cfg: dict[str, An
     if search is not None:
         return WidthSearchResult(cfg, instance, outcome, masks, seconds, extra or {}, search)
     return SolveResult(cfg, instance, outcome, masks, seconds)
+
+
+def _check_tol(options: dict[str, Any]) -> None:
+    # tol is read only by the d >= 3 evaluators; refused in every d so that a bad value is never recorded
+    if options.get("tol") is not None:
+        check_positive_float("tol", options["tol"])
 
 
 def _pattern_options(paradigm: str, nm: Any, block: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -237,11 +312,13 @@ def solve(
     width = check_int("width", width, minimum=1)
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
+    _check_tol(options)
     check_choice("objective", objective, OBJECTIVES)
     solver = get_method(paradigm, method, setting=setting)
     popts, pcfg = _pattern_options(paradigm, nm, block)
     t0 = time.perf_counter()
-    instance = draw_instance(setting, seed, width)
+    # a width whose arrays exceed the memory budget is refused before anything is drawn
+    instance = draw_instance(setting, seed, width, memory_budget=_resolve_budget(options.get("memory_budget")))
     outcome = solver.solve(instance, eps, objective=objective, **popts, **options)
     seconds = time.perf_counter() - t0
     cfg = _config(setting, seed, eps, paradigm, solver.name, objective, **pcfg, width=width,
@@ -291,6 +368,7 @@ def width(
     """
     seed = check_seed(seed)
     eps = check_positive_float("eps", eps)
+    _check_tol(options)
     max_width = check_int("max_width", max_width, minimum=1)
     solver = get_method(paradigm, method, setting=setting)
     check_bound(bound, solver)
@@ -301,7 +379,7 @@ def width(
         options = {**LOWER_LIMITS, **{k: v for k, v in options.items() if v is not None}}
     popts, pcfg = _pattern_options(paradigm, nm, block)
     t0 = time.perf_counter()
-    stream = UnitStream(setting, seed)
+    stream = UnitStream(setting, seed, memory_budget=_resolve_budget(options.get("memory_budget")))
     decide = solver.oracle(stream, eps, **popts, **options)
     monotone = solver.monotone(setting)
     strategy = getattr(solver, "search", "gallop")

@@ -18,10 +18,16 @@ from typing import Any
 
 import numpy as np
 
+from ._npz import ArrayHeader, read_npz
 from .exceptions import InvalidArgument
 from .masks import Masks
+from .subsetsum import _resolve_budget
 
-__all__ = ["Ticket", "write_ticket", "read_ticket", "write_json", "read_json", "json_ready"]
+__all__ = ["Ticket", "write_ticket", "read_ticket", "write_json", "read_json", "json_ready", "RESULT_FORMAT_VERSION"]
+
+#: The version of result.json's schema (its ``format_version``; docs/schemas.md): raised when a key is
+#: renamed or removed or changes its type or meaning, not when one is added.
+RESULT_FORMAT_VERSION = "1"
 
 TICKET_KEYS = ("w", "U", "v", "hidden_mask", "output_mask")
 
@@ -76,29 +82,26 @@ def write_ticket(path: str | os.PathLike[str], w: np.ndarray, U: np.ndarray, v: 
 def read_ticket(path: str | os.PathLike[str]) -> Ticket:
     """Load and validate a ticket file; any defect is an InvalidArgument naming it."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in TICKET_KEYS if k not in z.files]
-            if missing:
-                raise InvalidArgument(f"ticket file {str(path)!r} lacks array(s) {', '.join(missing)}; a ticket has {', '.join(TICKET_KEYS)}")
-            data = {k: z[k] for k in TICKET_KEYS}
-    except InvalidArgument:
-        raise
-    except FileNotFoundError:
-        raise InvalidArgument(f"ticket file {str(path)!r} does not exist") from None
-    except Exception as exc:  # noqa: BLE001
-        # A damaged archive fails in many ways besides OSError/ValueError: zipfile
-        # raises NotImplementedError or RuntimeError for garbled flag bits, zlib.error
-        # for a garbled stream, MemoryError for a garbled shape.  Each means the same.
-        raise InvalidArgument(f"ticket file {str(path)!r} is not a readable .npz ticket ({type(exc).__name__}: {exc})") from None
-    for name, a in data.items():
-        # NpzFile hands back raw bytes for a member whose .npy magic is damaged
-        if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
-            what = f"dtype {a.dtype}" if isinstance(a, np.ndarray) else "not a .npy array"
-            raise InvalidArgument(f"ticket file {str(path)!r}: {name} must be a real numeric array ({what})")
+    name = f"ticket file {str(path)!r}"
+
+    def check(headers: dict[str, ArrayHeader]) -> tuple[str, ...]:
+        # shapes from the headers alone, before any data is read (read_npz)
+        missing = [k for k in TICKET_KEYS if k not in headers]
+        if missing:
+            raise InvalidArgument(f"{name} lacks array(s) {', '.join(missing)}; a ticket has {', '.join(TICKET_KEYS)}")
+        w, U, v, h, o = (headers[k].shape for k in TICKET_KEYS)
+        if len(w) != 1 or len(U) != 2 or U[1] != w[0] or v != (U[0],):
+            raise InvalidArgument(f"{name} has inconsistent shapes: w {w}, U {U}, v {v}")
+        if U[0] == 0 or U[1] == 0:
+            raise InvalidArgument(f"{name} holds an empty network (U of shape {U}); a ticket has at least one unit "
+                                  "and one input")
+        if h != U or o != v:
+            raise InvalidArgument(f"{name}: the masks' shapes (hidden_mask {h}, output_mask {o}) differ from U {U} "
+                                  f"and v {v}")
+        return TICKET_KEYS
+
+    data = read_npz(path, check, what="ticket file", kind=".npz ticket", max_bytes=_resolve_budget(None))
     w, U, v = data["w"], data["U"], data["v"]
-    if w.ndim != 1 or U.ndim != 2 or U.shape[1] != w.shape[0] or v.shape != (U.shape[0],):
-        raise InvalidArgument(f"ticket file {str(path)!r} has inconsistent shapes: w {w.shape}, U {U.shape}, v {v.shape}")
     for name in ("w", "U", "v"):
         if not np.all(np.isfinite(data[name])):
             raise InvalidArgument(f"ticket file {str(path)!r}: array {name} has non-finite values")

@@ -45,6 +45,11 @@ class Masks:
         object.__setattr__(self, "output_mask", _as_mask("output_mask", out, out.shape))
         object.__setattr__(self, "hidden_mask", _as_mask("hidden_mask", hid, hid.shape))
 
+    def __repr__(self) -> str:
+        # counts, never the arrays: a wide ticket's masks would fill the screen
+        return (f"Masks(width={self.width}, d={self.d}, kept_units={self.kept_units}, "
+                f"kept_weights={self.kept_weights} of {self.total_weights}, density={self.density:.4g})")
+
     # constructors --------------------------------------------------------
     @classmethod
     def full(cls, width: int, d: int) -> "Masks":

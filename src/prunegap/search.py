@@ -46,6 +46,13 @@ class WidthResult:
     steps: list[tuple[int, str]] = field(default_factory=list)  # (width, status) in order tried
     stats: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        # the bracket and the answer at its width; the steps and their timings stay attributes
+        o = self.outcome
+        return (f"WidthResult(n_star={self.n_star}, n_lower={self.n_lower}, n_upper={self.n_upper}, "
+                f"width={self.width}, widths_tried={len(self.steps)}, status={o.search_status!r}, "
+                f"error=[{o.error_lower:.6g}, {o.error_upper:.6g}])")
+
 
 def minimal_width(
     decide: Callable[[int], Outcome],

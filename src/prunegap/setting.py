@@ -13,7 +13,7 @@ import numpy as np
 from ._validation import check_choice, check_int, check_vector
 from .exceptions import InvalidArgument
 
-__all__ = ["Setting", "INITS", "OUTPUTS", "NORMS", "TARGETS"]
+__all__ = ["Setting", "INITS", "OUTPUTS", "NORMS", "TARGETS", "MAX_DIMENSION", "MAX_TARGET_WIDTH", "MAX_TARGET_DEPTH"]
 
 #: Laws of the random weights U and v, all i.i.d.
 INITS: tuple[str, ...] = ("uniform", "gaussian")
@@ -24,6 +24,12 @@ NORMS: tuple[str, ...] = ("sup", "l2-gaussian", "l2-sphere")
 #: ``neuron``: f(x) = relu(<w, x>); ``network``: a bias-free ReLU network with
 #: target_width hidden units per layer and target_depth hidden layers (targets.py).
 TARGETS: tuple[str, ...] = ("neuron", "network")
+#: The largest input dimension d anything in prunegap takes (the command line, the API, a sweep):
+#: the certified evaluators and the integer programs grow exponentially with d, and none
+#: answers in useful time far below it.
+MAX_DIMENSION = 64
+#: The largest network target: K hidden units per layer, L hidden layers.
+MAX_TARGET_WIDTH, MAX_TARGET_DEPTH = 4096, 64
 
 
 @dataclass(frozen=True)
@@ -42,13 +48,13 @@ class Setting:
     target_file: str | None = None  # .npz of a network target (W1..WL, c); None = drawn from the seed
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "d", check_int("d", self.d, minimum=1))
+        object.__setattr__(self, "d", check_int("d", self.d, minimum=1, maximum=MAX_DIMENSION))
         check_choice("init", self.init, INITS)
         check_choice("output", self.output, OUTPUTS)
         check_choice("norm", self.norm, NORMS)
         check_choice("target", self.target, TARGETS)
-        object.__setattr__(self, "target_width", check_int("target_width", self.target_width, minimum=1, maximum=4096))
-        object.__setattr__(self, "target_depth", check_int("target_depth", self.target_depth, minimum=1, maximum=64))
+        object.__setattr__(self, "target_width", check_int("target_width", self.target_width, minimum=1, maximum=MAX_TARGET_WIDTH))
+        object.__setattr__(self, "target_depth", check_int("target_depth", self.target_depth, minimum=1, maximum=MAX_TARGET_DEPTH))
         if self.target == "neuron":
             for name, value, default in (("target_width", self.target_width, 1), ("target_depth", self.target_depth, 1),
                                          ("target_file", self.target_file, None)):

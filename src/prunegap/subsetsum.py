@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_int, check_vector
+from ._validation import check_int, check_vector, format_bytes
 from .exceptions import InvalidArgument, MemoryBudgetExceeded, PrunegapError
 
 __all__ = [
@@ -172,14 +172,6 @@ def subset_sum_bytes(k: int) -> int:
     # Chunked temporaries: about 12 float64/int64 arrays of one chunk each.
     temps = 12 * 8 * min(_CHUNK, n_high)
     return max(direct, classes) + temps
-
-
-def _format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # ----------------------------------------------------------------------------
@@ -595,8 +587,8 @@ def best_subset_sum(
     if need > budget:
         zeros = f" ({kn} nonzero)" if kn != k else ""
         raise MemoryBudgetExceeded(
-            f"best_subset_sum: k={k} values{zeros} need {_format_bytes(need)} for the exact "
-            f"meet-in-the-middle, over the memory budget of {_format_bytes(budget)} "
+            f"best_subset_sum: k={k} values{zeros} need {format_bytes(need)} for the exact "
+            f"meet-in-the-middle, over the memory budget of {format_bytes(budget)} "
             f"(pass memory_budget=<bytes> or set {MEMORY_BUDGET_ENV})",
             needed_bytes=need,
             budget_bytes=budget,

@@ -33,8 +33,9 @@ from typing import Any, Protocol, Union
 import numpy as np
 
 from . import streams
+from ._npz import ArrayHeader, read_npz
 from .exceptions import InvalidArgument
-from .setting import Setting
+from .setting import MAX_TARGET_DEPTH, MAX_TARGET_WIDTH, Setting
 from .streams import stream_generator
 
 __all__ = [
@@ -176,25 +177,30 @@ def draw_target_network(setting: Setting, seed: int) -> TargetNetwork:
 def load_target_network(path: str | Path, d: int) -> TargetNetwork:
     """A target network from an .npz with arrays W1 .. WL and c; any defect is an InvalidArgument."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: np.asarray(z[k], dtype=np.float64) for k in z.files}
-    except FileNotFoundError:
-        raise InvalidArgument(f"target file {str(path)!r} does not exist") from None
-    except Exception as exc:  # noqa: BLE001 - every defect of the archive means the same
-        raise InvalidArgument(f"target file {str(path)!r} is not a readable .npz ({type(exc).__name__}: {exc})") from None
-    if "c" not in data or "W1" not in data:
-        raise InvalidArgument(f"target file {str(path)!r} must hold arrays W1 (K x d), W2 .. WL (K x K) and c (K), got {sorted(data)}")
-    L = 1
-    while f"W{L + 1}" in data:
-        L += 1
-    layers = [data[f"W{l}"] for l in range(1, L + 1)]
+    name = f"target file {str(path)!r}"
+
+    def check(headers: dict[str, ArrayHeader]) -> list[str]:
+        # shapes from the headers alone, before any data is read (read_npz)
+        if "c" not in headers or "W1" not in headers:
+            raise InvalidArgument(f"{name} must hold arrays W1 (K x d), W2 .. WL (K x K) and c (K), got {sorted(headers)}")
+        L = 1
+        while f"W{L + 1}" in headers:
+            L += 1
+        c = headers["c"].shape
+        K = c[0] if len(c) == 1 else -1
+        shapes = [headers[f"W{l}"].shape for l in range(1, L + 1)]
+        want = [(K, d)] + [(K, K)] * (L - 1)
+        if K < 1 or any(shape != s for shape, s in zip(shapes, want)):
+            got = ", ".join(f"W{l + 1} {shape}" for l, shape in enumerate(shapes))
+            raise InvalidArgument(f"{name}: need c (K,), W1 (K, {d}) and W2.. (K, K), got c {c}, {got}")
+        if K > MAX_TARGET_WIDTH or L > MAX_TARGET_DEPTH:
+            raise InvalidArgument(f"{name}: a network target has at most {MAX_TARGET_WIDTH} units per layer and "
+                                  f"{MAX_TARGET_DEPTH} layers, got K = {K}, L = {L}")
+        return [f"W{l}" for l in range(1, L + 1)] + ["c"]
+
+    data = {k: a.astype(np.float64) for k, a in read_npz(path, check, what="target file").items()}
+    layers = [data[k] for k in data if k != "c"]
     c = data["c"]
-    K = c.shape[0] if c.ndim == 1 else -1
-    want = [(K, d)] + [(K, K)] * (L - 1)
-    if K < 1 or any(W.shape != s for W, s in zip(layers, want)):
-        got = ", ".join(f"W{l + 1} {W.shape}" for l, W in enumerate(layers))
-        raise InvalidArgument(f"target file {str(path)!r}: need c (K,), W1 (K, {d}) and W2.. (K, K), got c {c.shape}, {got}")
     if not all(np.all(np.isfinite(a)) for a in (*layers, c)):
         raise InvalidArgument(f"target file {str(path)!r} has non-finite values")
     return TargetNetwork(tuple(layers), c)

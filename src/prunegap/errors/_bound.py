@@ -37,6 +37,12 @@ class Estimate:
     method: str
     n_samples: int
 
+    def __post_init__(self) -> None:
+        # plain Python numbers, whatever the evaluator computed them with (np.float64 prints as such)
+        for name in ("lower", "upper", "confidence"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+        object.__setattr__(self, "n_samples", int(self.n_samples))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "lower": float(self.lower),
@@ -68,6 +74,16 @@ class ErrorBound:
     witness_values: np.ndarray | None = field(default=None, repr=False)  # (m,) signed g - f
     stats: dict[str, Any] = field(default_factory=dict)
     estimate: Estimate | None = None
+
+    def __post_init__(self) -> None:
+        # plain floats: they print as numbers, and JSON and comparisons treat them alike everywhere
+        object.__setattr__(self, "lower", float(self.lower))
+        object.__setattr__(self, "upper", float(self.upper))
+
+    def __repr__(self) -> str:
+        # one line: the interval and how it was proven (stats and witnesses stay attributes)
+        est = f", estimate={self.estimate!r}" if self.estimate is not None else ""
+        return f"ErrorBound(lower={self.lower!r}, upper={self.upper!r}, method={self.method!r}{est})"
 
     @property
     def confidence(self) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..sweep.trials import environment_limited
 from ._html import esc, html_figure, html_table
 from .popup import popup_html
 
@@ -74,12 +75,26 @@ def _gap_rows(gap: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+_ENV_MARK = " <i>(environment)</i>"  # a limit of the run, not of the trial (sweep.trials.environment_limited)
+
+
+def _environment_note(groups: list[dict[str, Any]]) -> list[str]:
+    n = sum(v for g in groups for k, v in g["limits"].items() if environment_limited(k))
+    if not n:
+        return []
+    return [f"<p>{n} trial(s) were stopped by a limit of the run's environment, marked <i>(environment)</i>: "
+            "the address-space cap (<code>--memory-limit</code>), a memory budget set by "
+            "<code>PRUNEGAP_MEMORY_BUDGET</code>, or a wall clock. None of these is part of a trial, so its bracket "
+            "may be narrower on another machine: <code>prunegap gap --retry-env-limited</code> runs them again.</p>"]
+
+
 def _group_rows(groups: list[dict[str, Any]]) -> list[list[str]]:
     rows = []
     for g in groups:
         med = _n(g["median"]) if g["median"] is not None else f"<span class='undet'>in {_ci(g['median_bracket'])}</span>"
         qua = _n(g["quantile"]) if g["quantile"] is not None else f"<span class='undet'>in {_ci(g['quantile_bracket'])}</span>"
-        limits = ", ".join(f"{esc(k)}: {v}" for k, v in sorted(g["limits"].items())) or ""
+        limits = ", ".join(f"{esc(k)}{_ENV_MARK if environment_limited(k) else ''}: {v}"
+                           for k, v in sorted(g["limits"].items())) or ""
         rows.append([esc(g["study"]), str(g["d"]), _n(g["eps"]), str(g["trials"]), str(g["certified"]),
                      str(g["unknown"]), str(g["failed"]), med, _ci(g["median_ci"]), qua, _ci(g["quantile_ci"]), limits])
     return rows
@@ -130,6 +145,9 @@ def render_html(
         )
     parts += [
         "<h2>Minimal width against 1/eps</h2>",
+        "<p class='meta'>Every figure is drawn at the width of a two-column figure (7.0 in: "
+        "<code>figures/NAME.{png,pdf}</code>, shown here) and of a one-column figure (3.4 in: "
+        "<code>figures/NAME-1col.{png,pdf}</code>), with the same font sizes in both.</p>",
         html_figure(
             figures, "nstar", "n* against 1/eps",
             f"Medians of n* over seeds (solid), their {conf} bootstrap confidence bands (shaded), the {ql} quantile "
@@ -174,6 +192,7 @@ def render_html(
         "<h2>Every (study, d, eps)</h2>",
         html_table(["study", "d", "eps", "trials", "certified", "unknown", "failed", "median n*", f"{conf} CI",
                 f"{ql} quantile", f"{conf} CI", "limits that fired"], _group_rows(analysis["groups"])),
+        *_environment_note(analysis["groups"]),
     ]
     if failed:
         parts += [

@@ -12,6 +12,9 @@ so rows of an earlier popup configuration in the same folder never mix in.
   the certified min-error optimum of the reference family at the same width
   and seed; one panel per paradigm.  Edge-popup is a heuristic: its error is
   only ever an upper bound on the family's optimum.
+
+Both are saved like the report's other figures (:func:`.figures.save_sizes`):
+``figures/NAME.{png,pdf}`` two-column, ``figures/NAME-1col.{png,pdf}`` one-column.
 """
 
 from __future__ import annotations
@@ -22,16 +25,26 @@ from typing import Any
 
 import numpy as np
 
-from .._plotting import PARADIGM_COLORS, band, popup_width_figure, width_axis
+from .._plotting import (
+    OKABE_ITO,
+    PARADIGM_COLORS,
+    STYLE,
+    TWO_COLUMN,
+    band,
+    figure_legend,
+    log_axis,
+    new_figure,
+    popup_width_figure,
+    style_axes,
+    width_axis,
+)
 from ..sweep.config import SweepConfig
 from ..torch.certify import Comparison, comparison_row, reference_for
 from ..torch.study import summarize_popup
 from ._html import esc, html_figure, html_table
-from .figures import STYLE, save_figure
+from .figures import save_sizes
 
 __all__ = ["analyze_popup", "popup_figures", "popup_html", "popup_markdown"]
-
-_COLORS = PARADIGM_COLORS
 
 
 def _count(rows: list[dict[str, Any]], planned: int) -> dict[str, int]:
@@ -85,66 +98,67 @@ def analyze_popup(rows: list[dict[str, Any]], config: SweepConfig) -> dict[str, 
     return out
 
 
-def figure_popup_data(pop: dict[str, Any]) -> Any:
+def figure_popup_data(pop: dict[str, Any], *, width: float = TWO_COLUMN) -> Any:
     """Accuracy (or loss) against width per paradigm, mean and Student-t band over seeds; a panel per density."""
     summary = pop["data"]["summary"]
     classification = pop["data"]["dataset"] == "digits"
     conf = int(round(pop["confidence"] * 100))
     return popup_width_figure(summary, ylabel="test accuracy" if classification else "test MSE", clip=classification,
-                              title=f"Edge-popup on {pop['data']['dataset']}: mean over seeds, {conf}% confidence bands")
+                              title=f"Edge-popup on {pop['data']['dataset']}: mean over seeds, {conf}% confidence bands",
+                              width=width)
 
 
-def figure_popup_certify(pop: dict[str, Any]) -> Any:
+def figure_popup_certify(pop: dict[str, Any], *, width: float = TWO_COLUMN) -> Any:
     """Certified sup error of edge-popup's best ticket vs the certified optimum, against width; a panel per paradigm."""
-    from matplotlib.figure import Figure  # lazy: a heavy library, needed only to draw
+    import matplotlib  # lazy: a heavy library, needed only to draw
 
     summary = pop["certify"]["summary"]
     paradigms = list(dict.fromkeys(s["paradigm"] for s in summary))
-    fig = Figure(figsize=(3.0 * max(1, len(paradigms)), 2.9), layout="constrained")
-    axes = fig.subplots(1, max(1, len(paradigms)), squeeze=False, sharey=True)[0]
-    for ax, p in zip(axes, paradigms):
-        ss = [s for s in summary if s["paradigm"] == p]
-        x = np.array([s["width"] for s in ss], float)
-        c = _COLORS.get(p, "0.3")
-        tick = [np.asarray(s["ticket_errors"], float) for s in ss]
-        ax.plot(x, [np.median(t) for t in tick], "-o", color=c, ms=3, lw=1.3, label="edge-popup (certified)")
-        band(ax, x, np.array([t.min() for t in tick]), np.array([t.max() for t in tick]), c)
-        opt = [np.asarray(s["optima"], float) for s in ss]
-        if any(o.size for o in opt):
-            med = np.array([np.median(o) if o.size else np.nan for o in opt])
-            ref = ss[0]["reference"] + "/" + (ss[0]["method"] or "?")
-            ax.plot(x, med, "--s", color="0.25", ms=3, lw=1.1,
-                    label=f"optimum ({ref})" if ss[0]["own_optimum"] else f"lower bound ({ref})")
-            band(ax, x, np.array([o.min() if o.size else np.nan for o in opt]),
-                  np.array([o.max() if o.size else np.nan for o in opt]), "0.4")
-        built = [np.asarray(s.get("constructions", []), float) for s in ss]
-        if any(b.size for b in built):
-            ax.plot(x, [np.median(b) if b.size else np.nan for b in built], ":^", color="0.45", ms=3, lw=1.1,
-                    label="subset-sum construction")
-        width_axis(ax)
-        ax.set_yscale("log")
-        ax.set_xlabel("width n")
-        ax.set_title(p)
-        ax.grid(True, which="both", lw=0.3, alpha=0.5)
-        ax.legend(frameon=False, fontsize=6)
-    axes[0].set_ylabel("sup error over the unit ball")
-    fig.suptitle(f"Single neuron, d = {pop['certify']['d']}: edge-popup's best ticket over densities vs the certified "
-                 "min-error optimum (median, range over seeds)", fontsize=9)
+    with matplotlib.rc_context(STYLE):
+        fig, axes = new_figure(len(paradigms), width, sharey=True)
+        for ax, p in zip(axes, paradigms):
+            ss = [s for s in summary if s["paradigm"] == p]
+            x = np.array([s["width"] for s in ss], float)
+            c = PARADIGM_COLORS.get(p, OKABE_ITO["black"])
+            tick = [np.asarray(s["ticket_errors"], float) for s in ss]
+            ax.plot(x, [np.median(t) for t in tick], "-o", color=c, ms=3, lw=1.3, label=f"edge-popup, {p} (certified)")
+            band(ax, x, np.array([t.min() for t in tick]), np.array([t.max() for t in tick]), c)
+            opt = [np.asarray(s["optima"], float) for s in ss]
+            if any(o.size for o in opt):
+                med = np.array([np.median(o) if o.size else np.nan for o in opt])
+                ref = ss[0]["reference"] + "/" + (ss[0]["method"] or "?")
+                ax.plot(x, med, "--s", color="0.25", ms=3, lw=1.1,
+                        label=f"optimum ({ref})" if ss[0]["own_optimum"] else f"lower bound ({ref})")
+                band(ax, x, np.array([o.min() if o.size else np.nan for o in opt]),
+                     np.array([o.max() if o.size else np.nan for o in opt]), "0.4")
+            built = [np.asarray(s.get("constructions", []), float) for s in ss]
+            if any(b.size for b in built):
+                ax.plot(x, [np.median(b) if b.size else np.nan for b in built], ":^", color="0.45", ms=3, lw=1.1,
+                        label="subset-sum construction")
+            width_axis(ax)
+            log_axis(ax.yaxis)
+            ax.set_xlabel("width n")
+            ax.set_title(p)
+            ax.grid(True, which="major", lw=0.3, alpha=0.5)
+            style_axes(ax)
+        for ax in axes:
+            if ax.get_subplotspec().is_first_col():  # stacked panels (one column) each get the label
+                ax.set_ylabel("sup error over the unit ball")
+        figure_legend(fig, axes, title=f"Single neuron, d = {pop['certify']['d']}: edge-popup's best ticket over "
+                                       "densities vs the certified min-error optimum (median, range over seeds)")
     return fig
 
 
 def popup_figures(pop: dict[str, Any] | None, folder: Path) -> dict[str, dict[str, Any]]:
-    """``popup`` and ``popup_certify`` (where they have data), saved like the other figures."""
-    import matplotlib  # lazy: a heavy library, needed only to draw
-
+    """``popup`` and ``popup_certify`` (where they have data), saved at both sizes like the other figures."""
     out: dict[str, dict[str, Any]] = {}
     if not pop:
         return out
-    with matplotlib.rc_context(STYLE):
-        if pop.get("data") and pop["data"]["summary"]:
-            out["popup"] = save_figure(figure_popup_data(pop), folder, "popup")
-        if pop.get("certify") and pop["certify"]["summary"]:
-            out["popup_certify"] = save_figure(figure_popup_certify(pop), folder, "popup_certify")
+    if pop.get("data") and pop["data"]["summary"]:
+        out["popup"] = save_sizes(lambda width: figure_popup_data(pop, width=width), folder, "popup")
+    if pop.get("certify") and pop["certify"]["summary"]:
+        out["popup_certify"] = save_sizes(lambda width: figure_popup_certify(pop, width=width), folder,
+                                          "popup_certify")
     return out
 
 

@@ -15,6 +15,17 @@ error, but not the closed form itself: an error that shrinks and changes sign
 moves from one norm to the other and can raise it.  So the construction's
 minimal width is found by an upward scan over the nested widths (cheap: the
 subset sums of every group prefix are cached), which is exact.
+
+Wide groups.  A group of at most :data:`EXACT_GROUP_MAX` nonzero products
+gets its exact best subset sum.  A wider one (its exact search would not fit
+the default memory budget) gets the best subset of its shortest prefix whose
+best error is at most ``eps / (2 d)`` (or of its longest prefix of
+EXACT_GROUP_MAX nonzero products, when none is): coefficient errors within
+that keep the closed form, and so the certificate of a relu output in each
+norm, within eps / 2.  The rule is a fixed group size, not the memory budget,
+so a result depends on (config, seed) alone, and every group whose exact
+search fits the default budget is solved exactly, as it always was.  The
+certified error is computed from the chosen subsets as for any ticket.
 """
 
 from __future__ import annotations
@@ -35,9 +46,26 @@ from ..streams import stream_generator
 from ..subsetsum import best_subset_sum
 from .base import Outcome, check_target, no_ticket, register
 
-__all__ = ["Construction", "construct", "closed_form_error", "ConstructionMethod"]
+__all__ = ["Construction", "construct", "closed_form_error", "ConstructionMethod", "EXACT_GROUP_MAX", "group_accuracy"]
 
 _ULP = np.finfo(np.float64).eps
+
+#: The most nonzero products of a group that get their exact best subset sum:
+#: the largest k whose exact search fits the default memory budget of 2 GiB
+#: (subset_sum_bytes(49) = 1.5 GiB, subset_sum_bytes(50) = 2.1 GiB).  A
+#: constant, so that a result never depends on the budget in force; wider
+#: groups take the shortest prefix that reaches the accuracy (module docstring).
+EXACT_GROUP_MAX = 49
+
+
+def group_accuracy(eps: float, d: int) -> float:
+    """The coefficient error a wide group's prefix must reach for ``eps`` in dimension ``d``.
+
+    Every |alpha_j|, |beta_j| <= tau gives a closed form <= sqrt(d) tau, which
+    bounds the sup error and the L2 error on the sphere; the Gaussian L2 error
+    is sqrt(d) times the sphere's.  tau = eps / (2 d) keeps all of them within
+    eps / 2, leaving the rest to the float-rounding allowances."""
+    return eps / (2 * d)
 
 
 def closed_form_error(alpha: np.ndarray, beta: np.ndarray) -> float:
@@ -90,39 +118,75 @@ class SubsetSumCache:
             self.solves += 1
         return hit
 
+    def get_within(self, key: tuple[int, ...], products: np.ndarray, target: float,
+                   accuracy: float | None) -> tuple[Any, int]:
+        """The group's subset and the number of its leading products searched.
 
-def construct(instance: Instance, *, memory_budget: int | None = None, cache: SubsetSumCache | None = None) -> Construction:
-    """The subset-sum construction on ``instance`` (its masks and closed-form error)."""
+        Up to EXACT_GROUP_MAX nonzero products (or with no ``accuracy``): the
+        exact best subset sum of all of them, as :meth:`get`.  Beyond: the best
+        subset of the shortest prefix whose best error is <= ``accuracy``, or
+        of the longest prefix holding EXACT_GROUP_MAX nonzero products.  The
+        best error of a prefix never grows with its length, and each prefix is
+        the group of a narrower width on the nested stream, so ``key[:-1] +
+        (m,)`` names it in the cache and a width scan solves it only once."""
+        nonzero = np.flatnonzero(products)
+        if accuracy is None or nonzero.size <= EXACT_GROUP_MAX:
+            return self.get(key, products, target), products.shape[0]
+        longest = int(nonzero[EXACT_GROUP_MAX])  # the prefix before the next nonzero product
+        for m in range(1, longest + 1):
+            hit = self.get((*key[:-1], m), products[:m], target)
+            if hit.error <= accuracy:
+                break
+        return hit, m
+
+
+def construct(instance: Instance, *, memory_budget: int | None = None, cache: SubsetSumCache | None = None,
+              eps: float | None = None) -> Construction:
+    """The subset-sum construction on ``instance`` (its masks and closed-form error).
+
+    With ``eps``, a group of more than :data:`EXACT_GROUP_MAX` nonzero
+    products searches only its shortest prefix that reaches
+    :func:`group_accuracy` (the module docstring), so any width is solved;
+    without, every group gets its exact best subset sum, under the memory
+    budget of :func:`~prunegap.subsetsum.best_subset_sum`."""
     cache = cache if cache is not None else SubsetSumCache(memory_budget)
     n, d = instance.U.shape
     U, v, w = instance.U, instance.v, instance.w
+    accuracy = group_accuracy(eps, d) if eps is not None else None
     hidden = np.zeros((n, d), np.uint8)
     out = np.zeros(n, np.uint8)
     alpha, beta = np.zeros(d), np.zeros(d)
     rounding = 0.0
     largest = 0
+    searched: list[int] = []  # prefix lengths of the groups too wide for the exact search
     for j in range(d):
         units = np.arange(j, n, d)
         u = U[units, j]
         for sign, coef_err, target in ((1, alpha, w[j]), (-1, beta, -w[j])):
             group = units[(u * sign) > 0]
             products = v[group] * np.abs(U[group, j])
-            res = cache.get((j, sign, group.shape[0]), products, float(target))
+            largest = max(largest, group.shape[0])
+            res, m = cache.get_within((j, sign, group.shape[0]), products, float(target), accuracy)
+            if m < group.shape[0]:
+                searched.append(m)
+                group, products = group[:m], products[:m]
             chosen = group[res.indices]
             hidden[chosen, j] = 1
             out[chosen] = 1
             coef_err[j] = res.value - target
             # each product is rounded once; the subset sum itself is exact (fsum)
             rounding += 2 * _ULP * float(np.abs(products[res.indices]).sum())
-            largest = max(largest, group.shape[0])
     err = closed_form_error(alpha, beta)
+    stats: dict[str, Any] = {"largest_group": largest, "subset_sum_solves": cache.solves}
+    if searched:  # only then, so that the stats of every narrower result stay as they were
+        stats.update(prefix_groups=len(searched), longest_prefix=max(searched), group_accuracy=accuracy)
     return Construction(
         Masks(hidden, out),
         alpha,
         beta,
-        err + rounding + 4 * _ULP * max(err, 1.0),
+        float(err + rounding + 4 * _ULP * max(err, 1.0)),  # a plain float (the ULP is a numpy scalar)
         rounding,
-        stats={"largest_group": largest, "subset_sum_solves": cache.solves},
+        stats=stats,
     )
 
 
@@ -209,7 +273,7 @@ class ConstructionMethod:
         interval where the certificate does not need it (searches), and
         computes it only for a width that certifies."""
         t0 = time.perf_counter()
-        c = construct(instance, cache=cache)
+        c = construct(instance, cache=cache, eps=eps)
         s = instance.setting
         ticket: ErrorBound | None = None
         if light and s.output == "relu" and s.d >= 3:

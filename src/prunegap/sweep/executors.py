@@ -45,7 +45,9 @@ __all__ = [
     "make_executor",
     "default_workers",
     "terminate",
+    "check_scheduler",
     "EXECUTORS",
+    "SCHEDULER_SCHEMES",
 ]
 
 
@@ -133,7 +135,8 @@ class DaskExecutor(Executor):
         if client is not None:
             self.client = client
             self.where = f"Dask cluster at {client.scheduler.address}"
-        elif scheduler:
+        elif scheduler is not None:
+            scheduler = check_scheduler(scheduler)
             path = Path(scheduler).expanduser()
             # A scheduler file is read here: distributed asserts on one without an address.
             address = _scheduler_file_address(path) if path.is_file() else scheduler
@@ -143,6 +146,7 @@ class DaskExecutor(Executor):
                     "address such as tcp://10.0.0.5:8786"
                 )
             there = scheduler if address == scheduler else f"{scheduler} ({address})"
+            _check_address(address, there)
             try:
                 self.client = Client(address, timeout=connect_timeout)
             except (OSError, TimeoutError, ValueError, AssertionError) as exc:
@@ -233,6 +237,57 @@ class DaskExecutor(Executor):
         self.shutdown(wait=False, cancel_futures=True)
 
 
+_SCHEDULER_RULE = "a scheduler address such as tcp://10.0.0.5:8786 or the path of a Dask scheduler file"
+#: The schemes of a scheduler address prunegap connects to; tls:// and wss:// need Dask's TLS
+#: settings (distributed.comm.tls.ca-file, .client.cert, .client.key).
+SCHEDULER_SCHEMES: tuple[str, ...] = ("tcp", "tls", "ws", "wss")
+
+
+def check_scheduler(scheduler: Any, name: str = "--scheduler") -> str:
+    """The ``--scheduler`` text, refused when it cannot name a scheduler (empty, not text);
+    the address itself is checked as it is connected to."""
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        shown = repr(scheduler) if isinstance(scheduler, str) else str(scheduler)
+        raise InvalidArgument(f"{name} must be {_SCHEDULER_RULE}, got {shown}")
+    return scheduler.strip()
+
+
+def _check_address(address: str, there: str) -> None:
+    """Refuse an address whose transport this process cannot use: distributed would fail on it
+    with a TypeError (ucx:// without its backend, tls:// without certificates)."""
+    from distributed.comm import registry  # lazy: an optional extra, loaded already by the caller
+    from distributed.comm.addressing import parse_address
+    from distributed.security import Security
+
+    allowed = ", ".join(f"{s}://" for s in SCHEDULER_SCHEMES)
+    try:
+        scheme, _ = parse_address(address)
+    except (ValueError, TypeError):
+        raise InvalidArgument(f"--scheduler {there!r} is not {_SCHEDULER_RULE}") from None
+    if scheme not in SCHEDULER_SCHEMES:
+        try:  # a transport a plugin adds (distributed-ucxx): usable when its connector can be made
+            registry.get_backend(scheme).get_connector()
+        except Exception:  # noqa: BLE001 - unknown (ValueError), abstract (TypeError), missing module
+            raise InvalidArgument(
+                f"--scheduler {there!r}: address scheme {scheme}:// is not one Dask can use here; allowed: {allowed}"
+            ) from None
+        if scheme == "inproc":  # a scheduler in this very process: never the case for a command
+            raise InvalidArgument(f"--scheduler {there!r}: inproc:// names a scheduler in the same process; allowed: {allowed}")
+    if scheme not in ("tls", "wss"):
+        return
+    try:
+        context = Security().get_connection_args("client").get("ssl_context")
+    except (OSError, ValueError) as exc:  # settings naming files that are not there, or not certificates
+        raise InvalidArgument(f"--scheduler {there!r}: Dask's TLS settings are unusable "
+                              f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
+    if context is None:
+        raise InvalidArgument(
+            f"--scheduler {there!r}: a {scheme}:// scheduler needs Dask's TLS settings (distributed.comm.tls.ca-file, "
+            "distributed.comm.tls.client.cert and .key in the Dask config or DASK_DISTRIBUTED__COMM__TLS__* "
+            "variables), and none are set"
+        )
+
+
 def _scheduler_file_address(path: Path) -> str:
     """The address in a Dask scheduler file (JSON with ``address``)."""
     try:
@@ -276,8 +331,10 @@ def make_executor(kind: str = "local", workers: int | None = None, scheduler: st
     check_choice("executor", kind, tuple(EXECUTORS))
     if workers is not None:
         workers = check_int("workers", workers, minimum=1, maximum=1024)
-    if scheduler is not None and kind != "dask":
-        raise InvalidArgument(f"--scheduler needs --executor dask, got --executor {kind}")
+    if scheduler is not None:
+        scheduler = check_scheduler(scheduler, "scheduler")
+        if kind != "dask":
+            raise InvalidArgument(f"--scheduler needs --executor dask, got --executor {kind}")
     return EXECUTORS[kind](workers, scheduler)
 
 

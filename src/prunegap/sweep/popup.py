@@ -22,7 +22,9 @@ check, but the attempt runs in the worker itself, not in a process of its
 own: a fresh process would spend longer importing torch and scikit-learn
 (seconds) than most runs take, and a run bounds its own work (epochs;
 ``time_limit`` is checked after each epoch).  Each run uses one torch
-thread: the parallelism is across runs.  A row
+thread and one BLAS thread (numpy's), in whatever process runs it: the
+parallelism is across runs, and a float64 product summed by more threads
+ends in other last bits, so a row would depend on the executor.  A row
 (:data:`~prunegap.sweep.schema.POPUP`) is a pure function of its trial
 except ``seconds``, ``seconds_per_epoch`` and ``train_seconds``; a failing
 run is a row with status ``failed``, never an exception.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +49,8 @@ from ..torch.popup import PopupConfig, popup
 from .schema import POPUP
 from .trials import Report, TimeLimit, TrialTimeout, describe
 
-__all__ = ["PopupTrial", "run_popup_trial", "trial_columns", "stored_row", "failed_row", "CERTIFY_EPS", "STATUSES"]
+__all__ = ["PopupTrial", "run_popup_trial", "trial_columns", "stored_row", "failed_row", "popup_environment_limited",
+           "CERTIFY_EPS", "STATUSES"]
 
 #: eps handed to the reference solvers; with objective min-error it only decides their yes/no verdict.
 CERTIFY_EPS = 1e-2
@@ -117,6 +121,31 @@ class _Late(Exception):
     pass
 
 
+_ONE_THREAD = threading.Lock()
+_one_thread_set: list[bool] = [False]
+
+
+def one_thread() -> None:
+    """One torch thread and one BLAS thread in this process, from now on.
+
+    Set by every popup run before it computes anything, whatever process hosts it (the
+    driver under the local executor, a Dask worker): a matrix product that BLAS splits over
+    threads sums in another order, so the metrics would differ in their last bits between
+    executors.  Process-wide and never undone, as ``torch.set_num_threads``; the lock keeps
+    a second run waiting until the first has set it."""
+    with _ONE_THREAD:
+        if _one_thread_set[0]:
+            return
+        require_torch().set_num_threads(1)
+        try:
+            from threadpoolctl import threadpool_limits  # a dependency; lazy: only popup runs need it here
+
+            threadpool_limits(limits=1, user_api="blas")
+        except Exception:  # noqa: BLE001 - an unknown BLAS: its thread count stays as it is
+            pass
+        _one_thread_set[0] = True
+
+
 def run_popup_trial(trial: PopupTrial, deadline: float = math.inf) -> dict[str, Any]:
     """The row of one popup trial; a failing run is a row with status ``failed``, never an exception.
 
@@ -124,6 +153,7 @@ def run_popup_trial(trial: PopupTrial, deadline: float = math.inf) -> dict[str, 
     an epoch stops with status ``timeout``."""
     row = trial_columns(trial)
     try:
+        one_thread()
         row.update(_solve(trial) if trial.kind in ("optimum", "construction") else _popup(trial, deadline))
         row.update(status="ok", reason=None)
     except _Late:
@@ -136,7 +166,6 @@ def run_popup_trial(trial: PopupTrial, deadline: float = math.inf) -> dict[str, 
 
 
 def _popup(trial: PopupTrial, deadline: float) -> dict[str, Any]:
-    require_torch().set_num_threads(1)  # one torch thread per run: workers run several at once
 
     def check(epoch: int, loss: float) -> None:
         if time.perf_counter() > deadline:
@@ -182,6 +211,14 @@ def stored_row(trial: PopupTrial, returned: dict[str, Any]) -> dict[str, Any]:
         out["status"] = "timeout" if limit.startswith("time_limit") else "failed"
         out["reason"] = returned.get("reason") or limit or None
     return out
+
+
+def popup_environment_limited(row: dict[str, Any]) -> bool:
+    """Whether a popup row was stopped by the run's environment, not by its trial: its wall
+    clock (``timeout``) or the memory of the machine (``failed`` with "memory budget: ...");
+    ``prunegap gap --retry-env-limited`` runs it again."""
+    return row.get("status") == "timeout" or (
+        row.get("status") == "failed" and str(row.get("reason") or "").startswith("memory budget"))
 
 
 def failed_row(trial: PopupTrial, reason: str) -> dict[str, Any]:

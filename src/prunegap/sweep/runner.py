@@ -38,12 +38,13 @@ from ..subsetsum import _resolve_budget
 from ..torch import torch_available
 from .config import SweepConfig
 from .executors import default_workers, make_executor, terminate
-from .popup import PopupTrial, failed_row, stored_row
+from .merge import Shard, as_shard, shard_popup_trials, shard_trials
+from .popup import PopupTrial, failed_row, popup_environment_limited, stored_row
 from .progress import NullProgress, Progress
-from .sandbox import AttemptResult, run_attempt
+from .sandbox import AttemptResult, check_memory_limit, run_attempt
 from .schema import POPUP, TRIALS, Table
 from .store import Store
-from .trials import Trial, describe, empty_row
+from .trials import Trial, describe, empty_row, environment_limited
 
 __all__ = ["SweepRun", "PopupRun", "run_sweep", "run_popup_sweep", "plan", "MAX_RETRIES"]
 
@@ -61,6 +62,8 @@ class SweepRun:
     ran: int = 0  # finished and stored by this run
     skipped: dict[str, int] = field(default_factory=dict)  # study -> trials whose method is not installed
     retried: int = 0  # failed trials deleted for --retry-failed
+    env_limited: int = 0  # stored trials a limit of the environment stopped: left as they are
+    retried_env: int = 0  # such trials deleted for --retry-env-limited (they run again)
     statuses: dict[str, int] = field(default_factory=dict)  # of the trials this run finished
     run: int = 0  # this invocation's number in the attempts table
     retries: int = 0  # attempts lost (worker died, process crashed) and run again
@@ -68,12 +71,13 @@ class SweepRun:
     executor: str = ""  # where the trials ran, in words
 
 
-def plan(config: SweepConfig, stored: set[str]) -> tuple[list[Trial], dict[str, int]]:
+def plan(config: SweepConfig, stored: set[str], shard: Shard | None = None) -> tuple[list[Trial], dict[str, int]]:
     """(trials to run now, in scheduling order; study -> trials skipped
-    because the study's method is not installed)."""
+    because the study's method is not installed), of the part ``shard`` of
+    the sweep (None: all of it; see :mod:`.merge`)."""
     available: dict[tuple[str, str], bool] = {}
     todo, skipped = [], {}
-    for t in config.trials():
+    for t in shard_trials(config, shard):
         pm = (t.paradigm, t.method)
         if pm not in available:
             available[pm] = method_available(*pm)
@@ -110,6 +114,8 @@ def run_sweep(
     progress: Progress | None = None,
     retry_failed: bool = False,
     say: Callable[[str], None] = _say,
+    shard: "Shard | tuple[int, int] | str | None" = None,
+    retry_env_limited: bool = False,
 ) -> SweepRun:
     """Run the trials of ``config`` that ``folder`` does not hold yet.
 
@@ -124,21 +130,30 @@ def run_sweep(
     memory per core).  Returns what was done; raises ``KeyboardInterrupt`` on
     Ctrl-C after saving every finished trial, and :class:`PrunegapError`
     when the executor stops working (a broken pool, a lost scheduler).
+    ``shard``: run only the part I/N of the trials (:mod:`.merge`), into a
+    folder that holds that shard alone.  ``retry_failed``: run the trials
+    stored as ``failed`` again; ``retry_env_limited``: the ``unknown`` ones
+    that a limit of the environment stopped
+    (:func:`~prunegap.sweep.trials.environment_limited`: the memory cap, a
+    memory budget from ``PRUNEGAP_MEMORY_BUDGET``, a wall clock).
     """
+    shard = as_shard(shard)
     retries = check_int("retries", retries, minimum=0, maximum=MAX_RETRIES)
-    if memory_limit is not None and not isinstance(memory_limit, str):
-        memory_limit = check_int("memory_limit", memory_limit, minimum=2**26)
-    elif isinstance(memory_limit, str) and memory_limit != "auto":
-        raise InvalidArgument(f"memory_limit must be a number of bytes >= 2**26, None or 'auto', got {memory_limit!r}")
+    memory_limit = check_memory_limit(memory_limit)
     _resolve_budget(None)  # a malformed PRUNEGAP_MEMORY_BUDGET: refused now, not once per trial
     progress = progress or NullProgress()
     folder = Path(folder)
-    with Store.for_sweep(folder, config) as store:
+    with Store.for_shard(folder, config, shard) as store:
         retried = store.delete("failed") if retry_failed else 0
+        limited = _environment_limited_keys(store, TRIALS)
+        if retry_env_limited:
+            _delete_keys(store, TRIALS, limited)
         stored = store.keys()
-        todo, skipped = plan(config, stored)
-        total = len(config.trials())
-        run = SweepRun(folder, total, len(stored), skipped=skipped, retried=retried, run=store.next_run())
+        todo, skipped = plan(config, stored, shard)
+        total = len(shard_trials(config, shard))
+        run = SweepRun(folder, total, len(stored), skipped=skipped, retried=retried, run=store.next_run(),
+                       env_limited=0 if retry_env_limited else len(limited),
+                       retried_env=len(limited) if retry_env_limited else 0)
         for study, n in skipped.items():
             s = config.study(study)
             say(
@@ -186,6 +201,8 @@ class PopupRun:
     skipped: str | None = None  # why the study did not run (no torch)
     run: int = 0  # this invocation's number in the attempts table
     lost: int = 0  # runs stored as failed because every attempt was lost
+    env_limited: int = 0  # stored runs a limit of the environment stopped: left as they are
+    retried_env: int = 0  # such runs deleted for --retry-env-limited (they run again)
 
 
 def run_popup_sweep(
@@ -198,6 +215,8 @@ def run_popup_sweep(
     retries: int = 2,
     run: int | None = None,
     say: Callable[[str], None] = _say,
+    shard: "Shard | tuple[int, int] | str | None" = None,
+    retry_env_limited: bool = False,
 ) -> PopupRun:
     """Run the popup trials of ``config`` that ``folder``'s database lacks (resumable).
 
@@ -206,10 +225,14 @@ def run_popup_sweep(
     running.  ``run``: the invocation's number in the attempts table (default:
     the next one; ``prunegap gap`` passes its certified sweep's).  Without
     PyTorch, the study is skipped with a note.  Raises ``KeyboardInterrupt``
-    on Ctrl-C after saving every finished row.
+    on Ctrl-C after saving every finished row.  ``shard``: only the part I/N
+    of the runs, as for :func:`run_sweep`.  ``retry_env_limited``: run again
+    the runs stopped by their wall clock or by the memory of the machine
+    (:func:`~prunegap.sweep.popup.popup_environment_limited`).
     """
     retries = check_int("retries", retries, minimum=0, maximum=MAX_RETRIES)
-    trials: list[PopupTrial] = config.popup_trials()
+    shard = as_shard(shard)
+    trials: list[PopupTrial] = shard_popup_trials(config, shard)
     out = PopupRun(total=len(trials))
     if not trials:
         return out
@@ -217,8 +240,14 @@ def run_popup_sweep(
         out.skipped = "PyTorch is not installed (pip install 'prunegap[torch]')"
         say(f"note: skipping the popup study's {len(trials)} run(s): {out.skipped}")
         return out
-    with Store.for_sweep(Path(folder), config) as store:
+    with Store.for_shard(Path(folder), config, shard) as store:
         store.ensure_popup()
+        limited = _environment_limited_keys(store, POPUP)
+        if retry_env_limited:
+            _delete_keys(store, POPUP, limited)
+            out.retried_env = len(limited)
+        else:
+            out.env_limited = len(limited)
         stored = store.keys(POPUP)
         out.stored_before = sum(t.key in stored for t in trials)
         out.run = run if run is not None else store.next_run()
@@ -360,6 +389,28 @@ class _Driver:
             f"the executor stopped while running {trial.key} ({describe(exc)[:300]}); the "
             f"{self._saved()}: rerun the same command to resume"
         )
+
+
+def _environment_limited_keys(store: Store, table: Table) -> list[str]:
+    """The keys of ``table``'s rows that a limit of the run's environment stopped (not one of the trial's own)."""
+    if table is TRIALS:
+        rows = store.rows(columns=("key", "status", "limit"))
+        return [r["key"] for r in rows if r["status"] == "unknown" and environment_limited(r["limit"])]
+    return [r["key"] for r in store.popup_rows() if popup_environment_limited(r)]
+
+
+def _delete_keys(store: Store, table: Table, keys: list[str]) -> None:
+    """Delete the rows of ``keys`` from ``table``, in one transaction (they run again)."""
+    if not keys:
+        return
+    store.con.execute("BEGIN TRANSACTION")
+    try:
+        for key in keys:
+            store.con.execute(f"DELETE FROM {table.name} WHERE key = ?", [key])
+        store.con.execute("COMMIT")
+    except BaseException:
+        store.con.execute("ROLLBACK")
+        raise
 
 
 def _major_minor(version: str) -> str:

@@ -49,15 +49,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from .._validation import MAX_BYTES, check_int, format_bytes
 from .._version import __version__
 from ..exceptions import InvalidArgument
-from .trials import Tracker, Trial, empty_row, run_trial
+from .trials import CAP_SIGNS, Tracker, Trial, empty_row, run_trial
 
 __all__ = [
     "AttemptResult",
     "run_attempt",
     "kill_attempts",
     "physical_memory",
+    "check_memory_limit",
+    "MIN_MEMORY_LIMIT",
     "default_workers",
     "warm",
     "OUTCOMES",
@@ -83,10 +86,10 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "V
 # A module that is not installed is skipped by the forkserver.
 _PRELOAD = ["__main__", "prunegap.sweep.sandbox", "prunegap.api", "prunegap.solvers.weight", "prunegap.solvers.neuron",
             "highspy", "ortools.sat.python.cp_model"]  # CP-SAT: the MIP's default backend, ~1.4 s to import
-# How an allocation that the address-space cap refused shows up when it
-# escapes as something other than MemoryError (a library's mmap, C++ new).
-_CAP_SIGNS = ("MemoryError", "failed to map segment", "Cannot allocate memory", "std::bad_alloc", "cannot allocate memory")
 _MIN_AUTO_LIMIT = 2 * 1024**3
+#: The smallest address-space cap of an attempt (less cannot even load prunegap's libraries);
+#: the largest is MAX_BYTES (setrlimit takes at most 2**63 - 1).
+MIN_MEMORY_LIMIT = 2**26
 
 _live: set[Any] = set()  # attempt processes of this process, for kill_attempts()
 _live_lock = threading.Lock()
@@ -164,7 +167,7 @@ def _isolated(trial: Trial, attempt: int, memory_limit: int | None, fault: str |
         name=f"prunegap trial {trial.key}", daemon=True,
     )
     try:
-        with _may_have_children():
+        with _may_have_children(), _sigint_blocked():
             proc.start()
     except BaseException:  # no process (out of memory, of processes): the driver retries
         for end in (events, events_w, lifeline_r, lifeline):
@@ -228,9 +231,9 @@ def _capped(row: dict[str, Any], trial: Trial, tracker: Tracker, memory_limit: i
     same trial under the same cap fails the same way, so it is a limit of
     the run, not a failure to retry."""
     reason = row.get("reason") or ""
-    if not isinstance(trial, Trial) or not memory_limit or row.get("status") != "failed" or not any(sign in reason for sign in _CAP_SIGNS):
+    if not isinstance(trial, Trial) or not memory_limit or row.get("status") != "failed" or not any(sign in reason for sign in CAP_SIGNS):
         return row
-    limit = f"memory budget: {reason} (under an address-space cap of {_format_bytes(memory_limit)})"[:2000]
+    limit = f"memory budget: {reason} (under an address-space cap of {format_bytes(memory_limit)})"[:2000]
     return {**empty_row(trial), **tracker.partial_row(trial, limit), "seconds": row.get("seconds"),
             "timings": row.get("timings", "{}"), "stats": row.get("stats", "{}")}
 
@@ -268,7 +271,7 @@ def _death(exitcode: int | None, memory_limit: int | None) -> str:
     # A failed allocation under the cap ends in abort() or a segfault in C code;
     # SIGKILL comes from outside (the kernel's OOM killer, a person).
     crash = exitcode is not None and -exitcode in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS)
-    hint = f" (it may have hit its memory cap of {_format_bytes(memory_limit)})" if memory_limit and crash else ""
+    hint = f" (it may have hit its memory cap of {format_bytes(memory_limit)})" if memory_limit and crash else ""
     return f"the trial process {what} before returning a row{hint}"
 
 
@@ -394,8 +397,33 @@ def warm() -> None:
         return
     from multiprocessing import forkserver  # lazy: POSIX only
 
-    with contextlib.suppress(Exception):  # the first attempt then starts it, or says why it cannot
+    with contextlib.suppress(Exception), _sigint_blocked():  # the first attempt then starts it, or says why it cannot
         forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in the calling thread, and so in every process it starts meanwhile.
+
+    Ctrl-C belongs to the driver, which stops the attempts itself; but a terminal sends it to
+    the whole process group.  The forkserver (started here, by warm() or the first attempt)
+    inherits the blocked signal across its exec and keeps it blocked, and so does every
+    attempt process it forks: none of them prints a KeyboardInterrupt traceback while it
+    imports its modules or bootstraps, before _child ignores the signal.  A signal that comes
+    to the driver meanwhile waits until the block ends (microseconds to a second)."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        yield
+        return
+    from multiprocessing import resource_tracker  # lazy: POSIX only
+
+    # Started first: starting it unblocks SIGINT in the calling thread (CPython's own guard of its start).
+    with contextlib.suppress(Exception):
+        resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 @contextlib.contextmanager
@@ -450,11 +478,24 @@ def physical_memory() -> int | None:
     return total
 
 
+def check_memory_limit(limit: Any, name: str = "memory_limit") -> int | str | None:
+    """An attempt's address-space cap: bytes in [MIN_MEMORY_LIMIT, MAX_BYTES], None (no cap) or
+    ``"auto"``; checked where a sweep starts, before any attempt runs."""
+    if limit is None or limit == "auto":
+        return limit
+    rule = f"{name} must be a number of bytes from 2**26 (64MiB) to 2**60 (1EiB), None or 'auto'"
+    if isinstance(limit, str):
+        raise InvalidArgument(f"{rule}, got {limit!r}")
+    try:
+        return check_int(name, limit, minimum=MIN_MEMORY_LIMIT, maximum=MAX_BYTES)
+    except InvalidArgument:
+        raise InvalidArgument(f"{rule}, got {limit!r}") from None
+
+
 def _resolve_memory_limit(limit: int | str | None) -> int | None:
+    limit = check_memory_limit(limit)
     if limit is None or isinstance(limit, int):
         return limit
-    if limit != "auto":
-        raise InvalidArgument(f"memory_limit must be a number of bytes, None or 'auto', got {limit!r}")
     if "distributed" in sys.modules:
         try:
             from distributed import get_worker  # lazy: an optional extra, loaded already when it is there
@@ -468,10 +509,3 @@ def _resolve_memory_limit(limit: int | str | None) -> int | None:
     if total is None:  # pragma: no cover - no way to know: no cap
         return None
     return max(min(_MIN_AUTO_LIMIT, total), total // default_workers())
-
-
-def _format_bytes(n: int) -> str:
-    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} B"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import threading
 import time
@@ -33,14 +34,52 @@ from typing import Any, Callable
 
 from .. import api
 from ..exceptions import MemoryBudgetExceeded
+from ..subsetsum import MEMORY_BUDGET_ENV
 from ..io import json_ready
 from ..masks import pack_mask
 from ..setting import Setting
 from .schema import TRIALS
 
-__all__ = ["Trial", "run_trial", "empty_row", "Tracker", "STATUSES", "TrialTimeout", "TimeLimit", "Report", "describe"]
+__all__ = ["Trial", "run_trial", "empty_row", "Tracker", "STATUSES", "TrialTimeout", "TimeLimit", "Report", "describe",
+           "environment_limited", "CAP_SIGNS", "ENV_BUDGET"]
 
 STATUSES: tuple[str, ...] = ("certified", "unknown", "failed")
+#: How an allocation that an address-space cap refused shows up when it escapes as something
+#: other than MemoryError (a library's mmap, C++ new).
+CAP_SIGNS: tuple[str, ...] = ("MemoryError", "failed to map segment", "Cannot allocate memory", "std::bad_alloc",
+                              "cannot allocate memory")
+#: How the limit of a row stopped by a memory budget from the environment (``PRUNEGAP_MEMORY_BUDGET``) begins.
+ENV_BUDGET = f"memory budget of {MEMORY_BUDGET_ENV}"
+_WALL_CLOCK = ("time_limit", "search_time_limit")  # the sweep's guard "time_limit (300 s)", the solvers' own
+
+
+def environment_limited(limit: str | None) -> bool:
+    """Whether a row's ``limit`` (or the kind the report makes of it) came from the run's
+    environment, not from the trial: a wall clock (the sweep's ``time_limit`` guard, a solver's
+    ``time_limit`` or ``search_time_limit``), the address-space cap of ``--memory-limit``
+    (``memory budget: MemoryError ...``), or a memory budget set by ``PRUNEGAP_MEMORY_BUDGET``.
+    None of these is in a trial's key or the sweep's fingerprint, and the same trial may end
+    otherwise on another machine or under other settings: ``prunegap gap --retry-env-limited``
+    runs such trials again.  The study's deterministic limits (``max_width``, ``node_limit``,
+    ``conflict_limit``, a ``memory_budget`` option, ...) are part of the trial: rerun, they stop
+    it the same way."""
+    if not limit:
+        return False
+    text = str(limit)
+    if text.startswith(_WALL_CLOCK) or text.startswith(ENV_BUDGET):
+        return True
+    return text.startswith("memory budget: ") and any(sign in text for sign in CAP_SIGNS)
+
+
+def _budget_from_environment(trial: "Trial", limit: str | None) -> str | None:
+    """``limit`` marked with :data:`ENV_BUDGET` when it is a memory budget that came from
+    ``PRUNEGAP_MEMORY_BUDGET`` (the study set none): not the trial's, so a rerun may end otherwise."""
+    raw = os.environ.get(MEMORY_BUDGET_ENV, "").strip()
+    if not limit or not limit.startswith("memory budget") or environment_limited(limit) or not raw:
+        return limit
+    if dict(trial.options).get("memory_budget") is not None:
+        return limit
+    return f"{ENV_BUDGET}={raw}{limit[len('memory budget'):]}"[:2000]
 
 
 @dataclass(frozen=True)
@@ -281,6 +320,8 @@ def run_trial(trial: Trial, *, report: Report | None = None, guard: bool = True)
         row.update(tracker.partial_row(trial, f"memory budget: {describe(exc)}"[:2000]))
     except Exception as exc:  # noqa: BLE001 - a failing trial is a row, never a crash
         row.update(status="failed", reason=describe(exc)[:2000])
+    if row.get("status") == "unknown":
+        row["limit"] = _budget_from_environment(trial, row.get("limit"))
     row["seconds"] = time.perf_counter() - t0
     return row
 

@@ -44,13 +44,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_choice
+from .._npz import ArrayHeader, read_npz
+from .._validation import check_choice, check_output
 from ..exceptions import InvalidArgument
 from ..io import atomic_write
 from ..masks import Masks
 from ..setting import OUTPUTS
+from ..subsetsum import _resolve_budget
 from . import require_torch
-from .tickets import Network, read_network
+from .tickets import Network, find_ticket, read_network
 
 torch = require_torch()
 from torch import nn  # noqa: E402
@@ -63,6 +65,8 @@ FORMAT_VERSION = 1
 #: Export formats and their file suffixes.
 FORMATS: dict[str, tuple[str, ...]] = {"torch": (".pt", ".pth"), "npz": (".npz",), "safetensors": (".safetensors",)}
 _LAYERS = ("hidden", "out")
+_EXPECTED = {f"{layer}.{name}" for layer in _LAYERS for name in ("weight_orig", "weight_mask")}
+_META = "__metadata__"  # the npz member of the metadata (one JSON string)
 
 
 def _linear(fan_in: int, fan_out: int, dtype: torch.dtype, device: Any) -> nn.Linear:
@@ -197,7 +201,11 @@ def export_ticket(source: TicketNet | Network | str | os.PathLike[str], out: str
     a ticket file; ``format`` defaults to the one ``out``'s suffix names.
     ``output`` overrides the output activation of a folder or file.
     """
-    out = Path(out)
+    if isinstance(source, (TicketNet, Network)):
+        out = check_output(out, name="out")
+    else:  # never onto the ticket it reads, nor the result.json it takes the output from
+        ticket = find_ticket(source)
+        out = check_output(out, name="out", inputs=(ticket, ticket.with_name("result.json")))
     fmt = _format_of(out, format)
     if isinstance(source, TicketNet):
         module = source
@@ -213,7 +221,7 @@ def export_ticket(source: TicketNet | Network | str | os.PathLike[str], out: str
         torch.save(payload, buf)
         atomic_write(out, lambda fh: fh.write(buf.getvalue()))
     elif fmt == "npz":
-        arrays = {**_arrays(module), "__metadata__": np.array(json.dumps(meta))}
+        arrays = {**_arrays(module), _META: np.array(json.dumps(meta))}
         atomic_write(out, lambda fh: np.savez_compressed(fh, **arrays))
     else:
         from safetensors.numpy import save
@@ -236,6 +244,30 @@ def _check_meta(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     return {**shape, "output": str(meta.get("output", "relu"))}
 
 
+def _read_npz_ticket(path: Path) -> dict[str, np.ndarray]:
+    """An exported ``.npz`` ticket's arrays, their shapes checked from the headers before any data is read."""
+    name = f"file {str(path)!r}"
+
+    def check(headers: dict[str, ArrayHeader]) -> list[str]:
+        if _META not in headers:
+            raise InvalidArgument(f"{name} is not an exported prunegap ticket (it has no {_META})")
+        arrays = set(headers) - {_META, "target"}
+        if arrays != _EXPECTED:
+            raise InvalidArgument(f"{name} holds {sorted(arrays)}; a ticket holds {sorted(_EXPECTED)} (and target)")
+        hidden, out = headers["hidden.weight_orig"].shape, headers["out.weight_orig"].shape
+        if (len(hidden) != 2 or len(out) != 2 or out[1] != hidden[0] or headers["hidden.weight_mask"].shape != hidden
+                or headers["out.weight_mask"].shape != out
+                or ("target" in headers and headers["target"].shape != hidden[1:])):
+            got = ", ".join(f"{k} {h.shape}" for k, h in sorted(headers.items()) if k != _META)
+            raise InvalidArgument(f"{name} has inconsistent shapes: {got}")
+        if 0 in hidden or 0 in out:
+            raise InvalidArgument(f"{name} holds an empty network (hidden.weight_orig of shape {hidden}, "
+                                  f"out.weight_orig of shape {out}); a ticket has at least one unit, input and output")
+        return sorted(headers)
+
+    return read_npz(path, check, what="file", kind="npz ticket", text=(_META,), max_bytes=_resolve_budget(None))
+
+
 def load_ticket(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> TicketNet:
     """Load a ticket written by :func:`export_ticket` (``.pt``, ``.npz`` or ``.safetensors``).
 
@@ -255,9 +287,8 @@ def load_ticket(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> T
             meta = _check_meta(path, {"format": payload.get("format"), **payload.get("metadata", {})})
             arrays = dict(payload["state_dict"])
         elif fmt == "npz":
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-            meta = _check_meta(path, json.loads(str(arrays.pop("__metadata__", "{}"))))
+            arrays = _read_npz_ticket(path)
+            meta = _check_meta(path, json.loads(str(arrays.pop(_META))))
         else:
             from safetensors import safe_open
             from safetensors.numpy import load_file
@@ -271,9 +302,14 @@ def load_ticket(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> T
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the caller's input
         raise InvalidArgument(f"file {str(path)!r} is not a readable {fmt} ticket ({type(exc).__name__}: {exc})") from None
     target = arrays.pop("target", None)
-    expected = {f"{layer}.{name}" for layer in _LAYERS for name in ("weight_orig", "weight_mask")}
-    if set(arrays) != expected:
-        raise InvalidArgument(f"file {str(path)!r} holds {sorted(arrays)}; a ticket holds {sorted(expected)} (and target)")
+    if set(arrays) != _EXPECTED:
+        raise InvalidArgument(f"file {str(path)!r} holds {sorted(arrays)}; a ticket holds {sorted(_EXPECTED)} (and target)")
+    # the module is built from the metadata: a width it declares but the arrays lack must not be allocated
+    want = {"hidden.weight_orig": (meta["width"], meta["d"]), "out.weight_orig": (meta["outputs"], meta["width"])}
+    for key, shape in want.items():
+        if tuple(arrays[key].shape) != shape:
+            raise InvalidArgument(f"file {str(path)!r}: its metadata declares d = {meta['d']}, width = {meta['width']}, "
+                                  f"outputs = {meta['outputs']}, but {key} has shape {tuple(arrays[key].shape)}")
     module = TicketNet(meta["d"], meta["width"], meta["outputs"], meta["output"])
     module._fill(arrays, None if target is None else np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target))
     return module.to(map_location) if map_location is not None else module

@@ -73,9 +73,9 @@ from ..exceptions import InvalidArgument
 from ..io import write_json, write_ticket
 from ..masks import Masks
 # Multi-output units must be drawn exactly as UnitStream draws single-output ones.
-from ..network import SAMPLERS, UNIT_CHUNK, Instance
+from ..network import SAMPLERS, ChunkedUnits, Instance
 from ..patterns import PATTERNS, check_density, densities, element_counts, kept_count, n_blocks, nm_capacity, parse_nm
-from ..setting import INITS, OUTPUTS, Setting
+from ..setting import INITS, MAX_DIMENSION, OUTPUTS, Setting
 from ..streams import stream_generator
 from . import require_torch
 from .data import DATASETS, Dataset, load
@@ -139,7 +139,7 @@ class PopupConfig:
                 raise InvalidArgument(f"d must be 64 (or left out) for dataset 'digits', got {self.d}")
             set_("d", 64)
         else:
-            set_("d", check_int("d", 2 if self.d is None else self.d, minimum=1))
+            set_("d", check_int("d", 2 if self.d is None else self.d, minimum=1, maximum=MAX_DIMENSION))
         set_("teacher_width", check_int("teacher_width", self.teacher_width, minimum=1))
         set_("n_train", check_int("n_train", self.n_train, minimum=1))
         set_("n_test", check_int("n_test", self.n_test, minimum=1))
@@ -214,11 +214,8 @@ def draw_network(d: int, width: int, outputs: int, seed: int, init: str = "unifo
     """U (width x d) and V (width x outputs) from the seed's unit stream (C = 1: prunegap's UnitStream)."""
     rng = stream_generator(check_seed(seed), streams.UNITS)
     sample = SAMPLERS[check_choice("init", init, INITS)]
-    chunks, have = [], 0
-    while have < width:  # the same chunked draws as UnitStream.take, so prefixes nest
-        chunks.append(sample(rng, (UNIT_CHUNK, d + outputs)))
-        have += UNIT_CHUNK
-    units = np.concatenate(chunks)[:width] if chunks else np.empty((0, d + outputs))
+    # the same chunked draws as UnitStream.take, so prefixes nest
+    units = ChunkedUnits(rng, sample, d + outputs).take(check_int("width", width, minimum=0))
     return units[:, :d].copy(), units[:, d:].copy()
 
 

@@ -16,22 +16,27 @@ one row per input, ``out`` = relu or identity (``output`` in result.json).
 from __future__ import annotations
 
 import os
-import zipfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
+from .._npz import ArrayHeader, npz_headers, read_npz
 from .._validation import check_choice
+from ..errors.sphere import _single_threaded_blas
 from ..exceptions import InvalidArgument
 from ..io import atomic_write, read_json, read_ticket
 from ..masks import Masks
 from ..setting import OUTPUTS
+from ..subsetsum import _resolve_budget
 
 __all__ = ["TICKET", "MULTI_TICKET", "Network", "write_multi_ticket", "find_ticket", "read_network", "network_forward"]
 
 TICKET = "ticket.npz"
 MULTI_TICKET = "multi_ticket.npz"
 MULTI_KEYS = ("U", "V", "hidden_mask", "output_mask")
+_BLAS = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,21 +98,24 @@ def find_ticket(source: str | os.PathLike[str]) -> Path:
 
 
 def _read_multi(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in MULTI_KEYS if k not in z.files]
-            if missing:
-                raise InvalidArgument(f"ticket file {str(path)!r} lacks array(s) {', '.join(missing)}; "
-                                      f"a multi-output ticket has {', '.join(MULTI_KEYS)}")
-            data = {k: z[k] for k in MULTI_KEYS}
-    except InvalidArgument:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InvalidArgument(f"ticket file {str(path)!r} is not a readable .npz ticket ({type(exc).__name__}: {exc})") from None
+    name = f"ticket file {str(path)!r}"
+
+    def check(headers: dict[str, ArrayHeader]) -> tuple[str, ...]:
+        # shapes from the headers alone, before any data is read (read_npz)
+        missing = [k for k in MULTI_KEYS if k not in headers]
+        if missing:
+            raise InvalidArgument(f"{name} lacks array(s) {', '.join(missing)}; "
+                                  f"a multi-output ticket has {', '.join(MULTI_KEYS)}")
+        U, V, h, o = (headers[k].shape for k in MULTI_KEYS)
+        if len(U) != 2 or len(V) != 2 or V[0] != U[0] or h != U or o != V:
+            raise InvalidArgument(f"{name} has inconsistent shapes: U {U}, V {V}, hidden_mask {h}, output_mask {o}")
+        if 0 in U or 0 in V:
+            raise InvalidArgument(f"{name} holds an empty network (U of shape {U}, V of shape {V}); a ticket has at "
+                                  "least one unit, one input and one output")
+        return MULTI_KEYS
+
+    data = read_npz(path, check, what="ticket file", kind=".npz ticket", max_bytes=_resolve_budget(None))
     U, V, h, o = (data[k] for k in MULTI_KEYS)
-    if U.ndim != 2 or V.ndim != 2 or V.shape[0] != U.shape[0] or h.shape != U.shape or o.shape != V.shape:
-        raise InvalidArgument(f"ticket file {str(path)!r} has inconsistent shapes: U {U.shape}, V {V.shape}, "
-                              f"hidden_mask {h.shape}, output_mask {o.shape}")
     for name, m in (("hidden_mask", h), ("output_mask", o)):
         if m.size and not np.all((m == 0) | (m == 1)):
             raise InvalidArgument(f"ticket file {str(path)!r}: {name} must contain only 0 and 1")
@@ -137,12 +145,7 @@ def read_network(source: str | os.PathLike[str], output: str | None = None) -> N
     if output is None:
         output = _output_of(path.parent) or "relu"
     check_choice("output", output, OUTPUTS)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            multi = "V" in z.files
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise InvalidArgument(f"ticket file {str(path)!r} is not a readable .npz ticket ({type(exc).__name__}: {exc})") from None
-    if multi:
+    if "V" in npz_headers(path, what="ticket file", kind=".npz ticket"):
         a = _read_multi(path)
         return Network(a["U"], a["V"], a["hidden_mask"], a["output_mask"], output)
     t = read_ticket(path)
@@ -150,7 +153,13 @@ def read_network(source: str | os.PathLike[str], output: str | None = None) -> N
 
 
 def network_forward(net: Network, X: np.ndarray) -> np.ndarray:
-    """g(X) in float64: (m, C) for the rows of X (m x d)."""
+    """g(X) in float64: (m, C) for the rows of X (m x d).
+
+    The same bits in every process: BLAS splits a product over its threads, and where the
+    split falls changes how the last block of a row is summed, so the outputs (and the
+    metrics of a popup run) would depend on the host's thread count (a Dask worker runs one
+    BLAS thread, a driver as many as it has cores).  One thread here, for every caller."""
     X = np.asarray(X, np.float64)
-    h = np.maximum(X @ (net.U * net.hidden_mask).T, 0.0) @ (net.V * net.output_mask)
+    with _BLAS, _single_threaded_blas():  # the lock: a second caller must not restore the count under the first
+        h = np.maximum(X @ (net.U * net.hidden_mask).T, 0.0) @ (net.V * net.output_mask)
     return np.maximum(h, 0.0) if net.output == "relu" else h

@@ -13,6 +13,8 @@ studies.
 
 from __future__ import annotations
 
+import os
+import stat
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,10 @@ from .files import read_toml
 from .model import SweepConfig
 from .validate import MERGED_TABLES, TOP_KEYS, Validator, resolve
 
-__all__ = ["default_toml", "load_config", "parse_config", "merge_defaults"]
+__all__ = ["default_toml", "load_config", "parse_config", "merge_defaults", "read_config_text", "MAX_CONFIG_BYTES"]
+
+#: The largest sweep file read (1 MiB: the shipped defaults are about 10 KiB).
+MAX_CONFIG_BYTES = 1024**2
 
 
 def default_toml() -> str:
@@ -35,16 +40,35 @@ def load_config(path: str | Path | None = None, *, quick: bool = False) -> Sweep
     user: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
-        p = Path(path)
-        source = str(p)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InvalidArgument(f"config file {source!r} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidArgument(f"config file {source!r} cannot be read ({exc})") from None
-        user = read_toml(text, source)
+        source = str(path)
+        user = read_toml(read_config_text(path), source)
     return parse_config(user, quick=quick, source=source)
+
+
+def read_config_text(path: str | Path) -> str:
+    """The text of the sweep file at ``path``: a regular file of at most :data:`MAX_CONFIG_BYTES`
+    (a device such as /dev/zero, a pipe, or a huge file is refused before it fills the memory)."""
+    source = str(path)
+    try:
+        # non-blocking: opening a pipe with no writer would wait for one
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise InvalidArgument(f"config file {source!r} is not a regular file (a device, pipe or folder); "
+                                      "give a TOML file")
+            data = fh.read(MAX_CONFIG_BYTES + 1)  # read, not stat: a file may grow while it is read
+    except FileNotFoundError:
+        raise InvalidArgument(f"config file {source!r} does not exist") from None
+    except IsADirectoryError:
+        raise InvalidArgument(f"config file {source!r} is a folder; give a TOML file") from None
+    except OSError as exc:
+        raise InvalidArgument(f"config file {source!r} cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InvalidArgument(f"config file {source!r} is larger than {MAX_CONFIG_BYTES // 1024**2} MiB, the most a "
+                              "sweep config may be; give the TOML file of the sweep")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgument(f"config file {source!r} is not UTF-8 text ({exc})") from None
 
 
 def parse_config(user: dict[str, Any], *, quick: bool = False, source: str = "config", stored: bool = False) -> SweepConfig:

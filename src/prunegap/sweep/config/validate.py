@@ -17,16 +17,18 @@ import dataclasses
 import math
 from typing import Any, Iterable
 
+from ..._validation import check_int
 from ...exceptions import InvalidArgument, suggest
 from ...patterns import PATTERNS, Pattern, parse_nm
-from ...setting import INITS, NORMS, OUTPUTS, TARGETS, Setting
+from ...setting import INITS, MAX_DIMENSION, MAX_TARGET_DEPTH, MAX_TARGET_WIDTH, NORMS, OUTPUTS, TARGETS, Setting
 from ...solvers.base import (BOUNDS, DEFAULT_METHOD, KNOWN_SOLVER_OPTIONS, check_bound, get_method, installed_method,
                              known_methods, method_options)
+from ...solvers.mip.options import MIPOptions
 from ...torch import cuda_available
 from ...torch.data import DATASETS
 from .model import DEFAULT_FIT, FITS, Analysis, PopupStudy, Study, SweepConfig
 
-__all__ = ["Validator", "resolve", "POPUP_OPTIONS", "MERGED_TABLES", "TOP_KEYS"]
+__all__ = ["Validator", "resolve", "check_option_values", "POPUP_OPTIONS", "MERGED_TABLES", "TOP_KEYS"]
 
 #: The keys of a sweep file.
 TOP_KEYS = ("seeds", "dims", "eps", "time_limit", "setting", "analysis", "quick", "studies", "popup")
@@ -35,8 +37,8 @@ _ANALYSIS_KEYS = ("confidence", "delta", "bootstrap", "gap", "fit_eps_max")
 _QUICK_KEYS = ("seeds", "dims", "eps", "time_limit")
 _STUDY_KEYS = ("name", "paradigm", "method", "dims", "eps", "eps_floor", "quick_eps_floor", "grid", "max_width", "options", "fit",
                "target", "target_width", "target_depth", "bound", "seeds", "quick_grid")
-_MAX_TARGET_WIDTH = 4096  # as Setting.target_width
-_MAX_TARGET_DEPTH = 64  # as Setting.target_depth
+_MAX_TARGET_WIDTH = MAX_TARGET_WIDTH
+_MAX_TARGET_DEPTH = MAX_TARGET_DEPTH
 #: Tables a user's file lays over the defaults key by key (every other key replaces the default whole).
 MERGED_TABLES = ("setting", "analysis", "quick", "popup")
 _POPUP_KEYS = ("enabled", "dataset", "paradigms", "widths", "densities", "seeds", "nm", "block", "epochs", "time_limit",
@@ -51,10 +53,30 @@ POPUP_OPTIONS: tuple[str, ...] = (
 )
 #: Options the certify study sets itself: its teacher is the single neuron of the sweep's [setting].
 _CERTIFY_FIXED = ("init", "output", "d", "teacher_width", "scale")
-_MAX_D = 64
+_MAX_D = MAX_DIMENSION
 _MAX_WIDTH = 10**6
 _MAX_SEEDS = 100_000
 _MAX_POPUP_WIDTH = 1 << 16
+_MAX_WORKERS = 256  # CP-SAT threads, as the command line's --threads
+
+
+def check_option_values(options: dict[str, Any]) -> None:
+    """Raises :class:`InvalidArgument` for a bad value of a solver option, whichever solver takes it:
+    the integer programs' knobs and limits as :class:`~prunegap.solvers.mip.options.MIPOptions`
+    checks them (a construction ignores them, yet a wrong value there is a typo all the same),
+    ``memory_budget`` (bytes), ``workers`` (at most 256), ``max_cells`` and ``descend`` (a boolean)."""
+    for key, value in options.items():
+        if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):
+            raise InvalidArgument(f"{key} must be a number, string or boolean, got {_kind(value)} {_show(value)}")
+    if "descend" in options and not isinstance(options["descend"], bool):
+        raise InvalidArgument(f"descend must be true or false, got {_kind(options['descend'])} {_show(options['descend'])}")
+    if "memory_budget" in options:
+        check_int("memory_budget (bytes)", options["memory_budget"], minimum=0)
+    if "workers" in options:
+        check_int("workers", options["workers"], minimum=1, maximum=_MAX_WORKERS)
+    if "max_cells" in options:
+        check_int("max_cells", options["max_cells"], minimum=1)
+    MIPOptions.from_kwargs(options)
 
 
 class Validator:
@@ -344,6 +366,11 @@ def _popup(v: Validator, raw: Any, init: str, output: str, *, stored: bool = Fal
             for key, value in solver_options.items():
                 if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):
                     raise v.fail(f"{path}.solver_options.{key} must be a number, string or boolean, got {_kind(value)} {_show(value)}")
+            if not stored:
+                try:
+                    check_option_values(solver_options)
+                except InvalidArgument as exc:
+                    raise v.fail(f"{path}.solver_options: {exc}") from None
         study = PopupStudy(
             kind=kind, dataset=dataset, paradigms=tuple(paradigms), widths=tuple(sorted(widths)),
             densities=tuple(sorted(densities)), seeds=seeds, nm=f"{n_}:{m_}", block=block, epochs=epochs,
@@ -395,15 +422,18 @@ def _study(
     if solver is not None:
         allowed = sorted(method_options(solver) | set(KNOWN_SOLVER_OPTIONS))
         v.keys(options, f"{path}.options", allowed)
-        check = getattr(solver, "check_options", None)
-        if check is not None:  # values too, here, rather than as a failed row in every trial
-            try:
-                check(dict(options))
-            except InvalidArgument as exc:
-                raise v.fail(f"{path}.options: {exc}") from None
     for key, value in options.items():
         if isinstance(value, (dict, list)) or (isinstance(value, float) and not math.isfinite(value)):
             raise v.fail(f"{path}.options.{key} must be a number, string or boolean, got {_kind(value)} {_show(value)}")
+    if solver is not None:
+        # values too, here, rather than as a failed row in every trial
+        try:
+            check_option_values(options)
+            check = getattr(solver, "check_options", None)
+            if check is not None:
+                check(dict(options))
+        except InvalidArgument as exc:
+            raise v.fail(f"{path}.options: {exc} (study {name!r})") from None
     if paradigm in ("nm", "block") and not stored:
         # a pattern's parameter is checked here, not first in every trial
         try:

@@ -15,8 +15,9 @@ import pytest
 
 from prunegap.cli import main
 from prunegap.sweep import Store, load_config, run_sweep
-from prunegap.sweep.store import VOLATILE
 from prunegap.sweep.trials import ENV_BUDGET, environment_limited
+
+from _sweeps import rows_of, stable, write
 
 # d = 3: the construction's first products need arrays that no process fits under a 64 MiB address-space cap
 CAPPED = """
@@ -40,15 +41,8 @@ max_width = 128
 """
 
 
-def write(tmp_path: Path, text: str, name: str = "sweep.toml") -> Path:
-    p = tmp_path / name
-    p.write_text(text)
-    return p
-
-
-def stable(folder: Path) -> list[dict]:
-    with Store.open(folder) as s:
-        return [{k: v for k, v in r.items() if k not in VOLATILE} for r in s.rows(masks=True)]
+def stable_rows(folder: Path) -> list[dict]:
+    return stable(rows_of(folder))
 
 
 def gap(config: Path, out: Path, capsys, *extra: str) -> str:
@@ -87,10 +81,10 @@ def test_a_run_under_the_smallest_memory_cap_is_mended_by_a_rerun(tmp_path, caps
     report = (capped / "report.html").read_text()
     assert "<i>(environment)</i>: 2" in report and "prunegap gap --retry-env-limited" in report
     run = run_sweep(cfg, capped, workers=2, retry_failed=True)  # unknown rows are not failed ones
-    assert run.ran == 0 and run.env_limited == 2 and stable(capped) != stable(normal)
+    assert run.ran == 0 and run.env_limited == 2 and stable_rows(capped) != stable_rows(normal)
     run = run_sweep(cfg, capped, workers=2, retry_env_limited=True)
     assert run.retried_env == 2 and run.ran == 2 and run.env_limited == 0
-    assert stable(capped) == stable(normal)
+    assert stable_rows(capped) == stable_rows(normal)
 
 
 def test_a_memory_budget_from_the_environment_is_not_the_trials(tmp_path, monkeypatch):
@@ -107,7 +101,7 @@ def test_a_memory_budget_from_the_environment_is_not_the_trials(tmp_path, monkey
     run = run_sweep(cfg, starved, workers=1, retry_failed=True)
     assert run.ran == 0 and run.env_limited == 2
     run_sweep(cfg, starved, workers=1, retry_env_limited=True)
-    assert stable(starved) == stable(normal)
+    assert stable_rows(starved) == stable_rows(normal)
 
 
 def test_a_studys_own_memory_budget_is_part_of_the_trial(tmp_path, monkeypatch):
@@ -118,11 +112,11 @@ def test_a_studys_own_memory_budget_is_part_of_the_trial(tmp_path, monkeypatch):
     monkeypatch.setenv("PRUNEGAP_MEMORY_BUDGET", "5")  # the option wins over the environment
     run_sweep(cfg, out, workers=1)
     monkeypatch.delenv("PRUNEGAP_MEMORY_BUDGET")
-    before = stable(out)
+    before = stable_rows(out)
     assert {r["status"] for r in before} == {"unknown"}
     assert not any(environment_limited(r["limit"]) for r in before), [r["limit"] for r in before]
     run = run_sweep(cfg, out, workers=1, retry_env_limited=True)
-    assert run.ran == 0 and run.retried_env == 0 and stable(out) == before
+    assert run.ran == 0 and run.retried_env == 0 and stable_rows(out) == before
 
 
 def test_a_wall_clock_guard_is_a_limit_of_the_environment(tmp_path):

@@ -20,7 +20,7 @@ import prunegap.sweep.store as store_module
 from prunegap.cli import main
 from prunegap.exceptions import InvalidArgument, PrunegapError
 from prunegap.report import build_report
-from prunegap.report.opened import SweepResults, json_columns, open_sweep
+from prunegap.report.opened import SweepResults, open_sweep
 from prunegap.sweep import Store, parse_config, run_sweep
 from prunegap.sweep.config import SweepConfig
 from prunegap.sweep.schema import TRIALS
@@ -111,8 +111,8 @@ def test_the_trials_are_typed_and_nested_in_store_order(real):
     df = sweep.trials
     assert list(df.columns) == [c for c in TRIALS.names if c not in TRIALS.blobs]
     assert df["key"].tolist() == [r["key"] for r in raw]  # Store.rows() order
-    assert set(json_columns(TRIALS)) == {"options", "steps", "stats", "target", "timings"}
-    for name in json_columns(TRIALS):
+    assert set(TRIALS.json_columns) == {"options", "steps", "stats", "target", "timings"}
+    for name in TRIALS.json_columns:
         assert df[name].dtype == object
         assert df[name].tolist() == [json.loads(r[name]) for r in raw]
         assert not any(isinstance(v, str) for v in df[name])

@@ -13,35 +13,9 @@ from prunegap.cli import main
 from prunegap.exceptions import InvalidArgument
 from prunegap.sweep import Store, load_config, parse_config, run_popup_sweep, run_sweep
 from prunegap.sweep.merge import MergeRun, Shard, merge_shards, parse_shard, shard_popup_trials, shard_trials
-from prunegap.sweep.schema import POPUP_VOLATILE, VOLATILE
+from prunegap.sweep.schema import POPUP_VOLATILE
 
-# 2 dims x 2 eps x 3 seeds of the construction (~0.3 s inline), as in test_sweep.py
-SMALL = """
-seeds = [0, 1, 3]
-dims = [2, 3]
-eps = [0.1, 1e-3]
-time_limit = 120.0
-[[studies]]
-paradigm = "weight"
-method = "construction"
-max_width = 512
-"""
-
-
-def write(folder: Path, text: str, name: str = "sweep.toml") -> Path:
-    p = folder / name
-    p.write_text(text)
-    return p
-
-
-def stable(rows, volatile=VOLATILE):
-    return [{k: v for k, v in r.items() if k not in volatile} for r in rows]
-
-
-def rows_of(folder) -> list[dict]:
-    with Store.open(folder) as s:
-        return s.rows(masks=True)
-
+from _sweeps import SMALL, rows_of, stable, write
 
 def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}

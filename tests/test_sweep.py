@@ -5,47 +5,17 @@ import json
 import signal
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 from _procs import assert_reported_kept, kill_9_after_stored
+from _sweeps import SMALL, rows_of, stable, write
 
 from prunegap.cli import main
 from prunegap.exceptions import InvalidArgument
 from prunegap.sweep import Store, load_config, masks_of, run_sweep
 from prunegap.sweep.config import default_toml, read_toml
 from prunegap.sweep.progress import LogProgress, NullProgress
-from prunegap.sweep.store import VOLATILE
 from prunegap.sweep.trials import Trial, run_trial
-
-# Small and fast: 2 dims x 2 eps x 3 seeds of the construction (~0.3 s inline).
-SMALL = """
-seeds = [0, 1, 3]
-dims = [2, 3]
-eps = [0.1, 1e-3]
-time_limit = 120.0
-[[studies]]
-paradigm = "weight"
-method = "construction"
-max_width = 512
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "sweep.toml") -> Path:
-    p = tmp_path / name
-    p.write_text(text)
-    return p
-
-
-def stable(rows):
-    """Rows without the columns that vary between runs of the same trial."""
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
-
-
-def rows_of(folder) -> list[dict]:
-    with Store.open(folder) as s:
-        return s.rows(masks=True)
-
 
 # configuration -------------------------------------------------------------------
 def test_defaults_ship_and_parse():

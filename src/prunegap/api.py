@@ -101,11 +101,10 @@ class SolveResult:
         return out
 
 
-@dataclass(frozen=True, eq=False, repr=False)  # repr=False: SolveResult's summary, not the dataclass dump
-class WidthSearchResult(SolveResult):
-    """The minimal width n* (or the bracket n_lower <= n* <= n_upper), with the ticket at n_upper."""
+class _Bracket:
+    """n*, or its bracket n_lower <= n* <= n_upper, of a result that holds a width search."""
 
-    search: WidthResult | None = None
+    search: WidthResult | None
 
     @property
     def n_star(self) -> int | None:
@@ -122,6 +121,13 @@ class WidthSearchResult(SolveResult):
         return self.search.n_upper if self.search else None
 
 
+@dataclass(frozen=True, eq=False, repr=False)  # repr=False: SolveResult's summary, not the dataclass dump
+class WidthSearchResult(_Bracket, SolveResult):
+    """The minimal width n* (or the bracket n_lower <= n* <= n_upper), with the ticket at n_upper."""
+
+    search: WidthResult | None = None
+
+
 def _options_entry(options: dict[str, Any]) -> dict[str, Any]:
     """The solver knobs a caller set, kept in the result so that a rerun uses the same ones."""
     given = {k: v for k, v in options.items() if v is not None}
@@ -135,7 +141,7 @@ def _config(setting: Setting, seed: int, eps: float, paradigm: str, method: str,
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class NetworkSolveResult(SolveResult):
+class NetworkSolveResult(_Bracket, SolveResult):
     """A result for a network target (Setting.target == "network").
 
     ``ticket.npz`` holds the target (``target_W1`` .. ``target_WL``,
@@ -155,17 +161,6 @@ class NetworkSolveResult(SolveResult):
         assert isinstance(self.instance.target, TargetNetwork)
         return self.instance.target
 
-    @property
-    def n_star(self) -> int | None:
-        return self.search.n_star if self.search else None
-
-    @property
-    def n_lower(self) -> int | None:
-        return self.search.n_lower if self.search else None
-
-    @property
-    def n_upper(self) -> int | None:
-        return self.search.n_upper if self.search else None
 
     @cached_property
     def deep(self) -> DeepConstruction | None:

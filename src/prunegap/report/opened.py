@@ -38,11 +38,6 @@ __all__ = ["SweepResults", "open_sweep", "STATUSES"]
 STATUSES: tuple[str, ...] = ("certified", "unknown", "failed")
 
 
-def json_columns(table: Table) -> tuple[str, ...]:
-    """The columns of ``table`` that hold JSON text (declared so in :mod:`~prunegap.sweep.schema`)."""
-    return tuple(c.name for c in table.columns if "(JSON" in c.meaning and c.type.startswith("VARCHAR"))
-
-
 def _nullable(sql: str) -> bool:
     return "NOT NULL" not in sql and "PRIMARY KEY" not in sql
 
@@ -64,7 +59,7 @@ def _dtype(sql: str) -> Any:
 def _frame(table: Table, rows: Sequence[dict[str, Any]], *, times: Sequence[str] = ()) -> pd.DataFrame:
     """``rows`` (as the store reads them, masks left out) as a typed DataFrame: the JSON columns
     parsed into Python objects, ``times`` (ISO 8601 text) as UTC timestamps."""
-    nested = set(json_columns(table))
+    nested = set(table.json_columns)
     data: dict[str, Any] = {}
     for col in table.columns:
         if col.name in table.blobs:
@@ -186,9 +181,9 @@ class SweepResults:
             values = self.trials[col.name].tolist()
             if col.name == "steps":  # (width, status) pairs: a struct keeps the width an integer
                 values = [None if v is None else [{"width": w, "status": s} for w, s in v] for v in values]
-            elif col.name not in json_columns(TRIALS):
+            elif col.name not in TRIALS.json_columns:
                 values = [None if v is pd.NA or (isinstance(v, float) and v != v) else v for v in values]
-            dtype = None if col.name in json_columns(TRIALS) else _polars_dtype(pl, col.type)  # nested: from the values
+            dtype = None if col.name in TRIALS.json_columns else _polars_dtype(pl, col.type)  # nested: from the values
             columns.append(pl.Series(col.name, values, dtype=dtype, strict=True))
         return pl.DataFrame(columns)
 

@@ -38,7 +38,7 @@ from .._validation import check_int
 from ..errors import ErrorBound
 from ..errors.network import sphere_points
 from ..exceptions import MemoryBudgetExceeded
-from ..network import SAMPLERS, Instance, UnitStream
+from ..network import SAMPLERS, ChunkedUnits, Instance, UnitStream
 from ..setting import Setting
 from ..streams import stream_generator
 from ..targets import TargetNetwork
@@ -47,7 +47,6 @@ from .weight import SubsetSumCache, closed_form_error
 
 __all__ = ["DeepStream", "DeepConstruction", "construct_deep", "LayerwiseConstruction", "GROUP_CAP"]
 
-_CHUNK = 64  # units per draw of a deep layer stream; changing it changes every deep network
 _ULP = np.finfo(np.float64).eps
 #: Units of one (layer, target unit, coordinate, sign) group that the exact subset sum sees: the first ones.
 #: 2^-32-scale errors are far below any eps of interest, while a meet in the middle over the whole group
@@ -60,9 +59,9 @@ class DeepStream:
 
     def __init__(self, setting: Setting, seed: int, dims: list[int]) -> None:
         self.setting, self.seed, self.dims = setting, seed, dims  # dims: d, K, ..., K, 1
-        self._rngs = [stream_generator(seed, streams.deep_layer(l)) for l in range(len(dims) - 1)]
-        self._units = [np.empty((0, dims[l] + dims[l + 1])) for l in range(len(dims) - 1)]
-        self._sample = SAMPLERS[setting.init]
+        # drawn as UnitStream draws (chunks of UNIT_CHUNK, a buffer that grows geometrically: linear)
+        self._units = [ChunkedUnits(stream_generator(seed, streams.deep_layer(l)), SAMPLERS[setting.init],
+                                    dims[l] + dims[l + 1]) for l in range(len(dims) - 1)]
 
     @property
     def layers(self) -> int:
@@ -74,9 +73,7 @@ class DeepStream:
         out = []
         for l in range(self.layers):
             k_in, k_out = self.dims[l], self.dims[l + 1]
-            while self._units[l].shape[0] < width:
-                self._units[l] = np.concatenate([self._units[l], self._sample(self._rngs[l], (_CHUNK, k_in + k_out))])
-            units = self._units[l][:width]
+            units = self._units[l].take(width)
             out.append((units[:, :k_in].copy(), units[:, k_in:].T.copy()))
         return out
 

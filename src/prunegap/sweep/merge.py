@@ -33,7 +33,7 @@ is not failed, and so does a row that a limit of the run's environment stopped
 other difference is refused, naming the trial.  The
 attempts of every run of every shard are copied, each run under a number of
 its own in the merged folder, recorded in its ``shard_runs`` table
-(:data:`.store.SHARD_RUNS`); merging is idempotent, so shards can be merged
+(:data:`.schema.SHARD_RUNS`); merging is idempotent, so shards can be merged
 as they finish.
 """
 
@@ -366,7 +366,7 @@ def _against(union: _Union, held: dict[str, dict[str, Any]], where: str) -> tupl
 
 def _attempts(parts: list[_Part], store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The attempt records of every run of every shard folder not merged before, under run
-    numbers of this folder, and the :data:`~.store.SHARD_RUNS` rows that say where they ran."""
+    numbers of this folder, and the :data:`~.schema.SHARD_RUNS` rows that say where they ran."""
     done = {(r["shard_id"], r["source_run"]) for r in store.shard_runs()}
     number = store.next_run()
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -147,7 +147,7 @@ def run_sweep(
         retried = store.delete("failed") if retry_failed else 0
         limited = _environment_limited_keys(store, TRIALS)
         if retry_env_limited:
-            _delete_keys(store, TRIALS, limited)
+            store.delete_keys(limited, TRIALS)
         stored = store.keys()
         todo, skipped = plan(config, stored, shard)
         total = len(shard_trials(config, shard))
@@ -244,7 +244,7 @@ def run_popup_sweep(
         store.ensure_popup()
         limited = _environment_limited_keys(store, POPUP)
         if retry_env_limited:
-            _delete_keys(store, POPUP, limited)
+            store.delete_keys(limited, POPUP)
             out.retried_env = len(limited)
         else:
             out.env_limited = len(limited)
@@ -399,18 +399,6 @@ def _environment_limited_keys(store: Store, table: Table) -> list[str]:
     return [r["key"] for r in store.popup_rows() if popup_environment_limited(r)]
 
 
-def _delete_keys(store: Store, table: Table, keys: list[str]) -> None:
-    """Delete the rows of ``keys`` from ``table``, in one transaction (they run again)."""
-    if not keys:
-        return
-    store.con.execute("BEGIN TRANSACTION")
-    try:
-        for key in keys:
-            store.con.execute(f"DELETE FROM {table.name} WHERE key = ?", [key])
-        store.con.execute("COMMIT")
-    except BaseException:
-        store.con.execute("ROLLBACK")
-        raise
 
 
 def _major_minor(version: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from ..exceptions import PrunegapError
 
-__all__ = ["Column", "Table", "TRIALS", "ATTEMPTS", "POPUP", "VOLATILE", "POPUP_VOLATILE"]
+__all__ = ["Column", "Table", "TRIALS", "ATTEMPTS", "POPUP", "SHARD_RUNS", "VOLATILE", "POPUP_VOLATILE"]
 
 
 class Column(NamedTuple):
@@ -40,6 +40,11 @@ class Table:
     def blobs(self) -> tuple[str, ...]:
         """The columns of binary data (the packed ticket masks)."""
         return tuple(c.name for c in self.columns if c.type == "BLOB")
+
+    @property
+    def json_columns(self) -> tuple[str, ...]:
+        """The columns that hold JSON text (their meaning says "(JSON"): nested values in exports."""
+        return tuple(c.name for c in self.columns if "(JSON" in c.meaning and c.type.startswith("VARCHAR"))
 
     def create_sql(self) -> str:
         cols = ", ".join(f'"{c.name}" {c.type}' for c in self.columns)
@@ -156,3 +161,14 @@ POPUP = Table("popup", (
 VOLATILE: tuple[str, ...] = ("seconds", "timings")
 #: The same for :data:`POPUP`.
 POPUP_VOLATILE: tuple[str, ...] = ("seconds", "train_seconds", "seconds_per_epoch")
+
+#: Where the attempts of a merged folder ran: each run of each shard gets a run number of
+#: its own in the merged folder (``JOIN attempts USING (run)`` names the shard of an attempt).
+SHARD_RUNS = Table("shard_runs", (
+    Column("run", "INTEGER PRIMARY KEY", "the run number of these attempts in this folder"),
+    Column("shard", "VARCHAR NOT NULL", "I/N: the shard they ran in"),
+    Column("shard_id", "VARCHAR NOT NULL", "the shard folder's id (its meta shard_id)"),
+    Column("source", "VARCHAR NOT NULL", "the shard folder, as given to merge"),
+    Column("source_run", "INTEGER NOT NULL", "the run's number in the shard folder"),
+    Column("merged", "VARCHAR NOT NULL", "when it was merged (UTC, ISO 8601)"),
+))

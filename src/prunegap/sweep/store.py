@@ -37,14 +37,14 @@ import time
 import weakref
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Iterable, Iterator
 
 from .._validation import check_choice, check_output
 from .._version import __version__
 from ..exceptions import InvalidArgument, PrunegapError
 from ..masks import Masks, unpack_mask
 from .config import SweepConfig, parse_config, read_toml
-from .schema import ATTEMPTS, POPUP, TRIALS, VOLATILE, Column, Table
+from .schema import ATTEMPTS, POPUP, SHARD_RUNS, TRIALS, VOLATILE, Column, Table
 
 __all__ = ["Store", "DatabaseInUse", "COLUMNS", "ATTEMPT_COLUMNS", "VOLATILE", "DB_NAME", "EXPORT_FORMATS", "EXPORT_TABLES", "EXPORT_FORMAT_VERSION",
            "export_format", "SCHEMA_VERSION", "masks_of"]
@@ -409,6 +409,18 @@ class Store:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all (a kill -9 leaves all or nothing)."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            self.con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.con.execute("ROLLBACK")
+            raise
+
     # reading ----------------------------------------------------------------
     def meta(self) -> dict[str, str]:
         return dict(self.con.execute("SELECT key, value FROM meta").fetchall())
@@ -491,16 +503,10 @@ class Store:
         if missing:
             raise PrunegapError(f"a results row lacks column(s) {', '.join(missing)}")
         values = [row[c] for c in table.names]
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             self.con.execute(table.insert_sql(), values)
             if attempt is not None:
                 self._insert_attempt(attempt)
-            self.con.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.con.execute("ROLLBACK")
-            raise
 
     def add_attempt(self, attempt: dict[str, Any]) -> None:
         """Commit the record of an attempt that produced no row (lost, crashed)."""
@@ -509,6 +515,13 @@ class Store:
     def _insert_attempt(self, attempt: dict[str, Any]) -> None:
         record = {**attempt, "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")}
         self.con.execute(ATTEMPTS.insert_sql(), [record.get(c) for c in ATTEMPTS.names])
+
+    def delete_keys(self, keys: Iterable[str], table: Table = TRIALS) -> None:
+        """Delete the rows of ``keys`` from ``table`` in one transaction (they run again)."""
+        keys = list(keys)
+        if keys:
+            with self.transaction():
+                self.con.executemany(f"DELETE FROM {table.name} WHERE key = ?", [[k] for k in keys])
 
     def delete(self, status: str) -> int:
         n = int(self.con.execute("SELECT count(*) FROM trials WHERE status = ?", [status]).fetchone()[0])
@@ -537,11 +550,10 @@ class Store:
             return
         folder = self.path.parent
         if held is None and want is not None and self._blank():
-            self.con.execute("BEGIN TRANSACTION")
             # The id tells two folders of one shard apart (a rerun elsewhere), and a copy of
             # one folder from the folder itself, so that a merge copies each run's attempts once.
-            self._set_meta({"shard": f"{want[0]}/{want[1]}", "shard_id": uuid.uuid4().hex})
-            self.con.execute("COMMIT")
+            with self.transaction():
+                self._set_meta({"shard": f"{want[0]}/{want[1]}", "shard_id": uuid.uuid4().hex})
             return
         if held is None:
             raise InvalidArgument(
@@ -603,8 +615,7 @@ class Store:
             self._create_attempts()
         if runs and SHARD_RUNS.name not in self._tables():
             self.con.execute(SHARD_RUNS.create_sql())
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with self.transaction():
             for table, rows, gone in inserts:
                 if gone:
                     self.con.executemany(f"DELETE FROM {table.name} WHERE key = ?", gone)
@@ -612,11 +623,6 @@ class Store:
                     self.con.executemany(table.insert_sql(), [[r.get(c) for c in table.names] for r in rows])
             if meta:
                 self._set_meta(meta)
-            self.con.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.con.execute("ROLLBACK")
-            raise
 
     # export -----------------------------------------------------------------
     def export(self, fmt: str | None = None, dest: str | os.PathLike[str] | None = None, *,
@@ -703,10 +709,7 @@ EXPORT_FORMAT_VERSION = "1"
 EXPORT_SUFFIXES: dict[str, tuple[str, ...]] = {
     "csv": (".csv",), "parquet": (".parquet", ".pq"), "json": (".ndjson", ".jsonl", ".json")}
 #: The columns of each table that hold JSON text (their meaning says "(JSON"): nested columns in an export.
-JSON_COLUMNS: dict[str, tuple[str, ...]] = {
-    TRIALS.name: ("options", "steps", "stats", "target", "timings"),
-    POPUP.name: ("config",),
-}
+JSON_COLUMNS: dict[str, tuple[str, ...]] = {t.name: t.json_columns for t in (TRIALS, POPUP)}
 
 
 def export_format(fmt: str | None, dest: str | os.PathLike[str] | None = None) -> str:
@@ -777,16 +780,6 @@ def masks_of(row: dict[str, Any]) -> "Masks | None":
 
 
 # shards and merges (see Store.shard, Store.absorb and .merge) -------------------------
-#: Where the attempts of a merged folder ran: each run of each shard gets a run number of
-#: its own in the merged folder (``JOIN attempts USING (run)`` names the shard of an attempt).
-SHARD_RUNS = Table("shard_runs", (
-    Column("run", "INTEGER PRIMARY KEY", "the run number of these attempts in this folder"),
-    Column("shard", "VARCHAR NOT NULL", "I/N: the shard they ran in"),
-    Column("shard_id", "VARCHAR NOT NULL", "the shard folder's id (its meta shard_id)"),
-    Column("source", "VARCHAR NOT NULL", "the shard folder, as given to merge"),
-    Column("source_run", "INTEGER NOT NULL", "the run's number in the shard folder"),
-    Column("merged", "VARCHAR NOT NULL", "when it was merged (UTC, ISO 8601)"),
-))
 
 
 def experiment_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
